@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// The lmi command line: `lmi runtime`, `lmi dev`. See `lmi --help`.
+import { runCli } from '@lmi/runtime/cli'
+
+await runCli(process.argv.slice(2))

@@ -1,0 +1,204 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { bootstrap } from '../bootstrap.ts'
+import { createEmulator, type Emulator } from '../emulator/index.ts'
+import { describe, InvalidConfigurationError } from '../errors.ts'
+
+const RUNTIME_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'lmi-runtime.js')
+
+const HELP = `lmi — Lambda Managed Instances tooling
+
+Usage:
+  lmi runtime [file.export]        Run lmi's Lambda runtime (same environment as AWS's Node runtime)
+  lmi dev <file.export> [options]  Run a handler locally: Runtime API emulator + lmi runtime
+  lmi help                         Show this help
+
+lmi dev options:
+  --concurrency, -c N   invocations in flight at once (AWS_LAMBDA_MAX_CONCURRENCY), default 16
+  --port, -p P          port of the emulator, default 9000 (0 picks a free one)
+  --timeout, -t S       function timeout in seconds, default 30
+  --env KEY=VALUE       extra environment for the handler (repeatable)
+
+Invoke a handler run by \`lmi dev\`:
+  curl -XPOST http://127.0.0.1:9000/2015-03-31/functions/function/invocations -d '{}'
+  (header X-Amz-Tenant-Id: <id> sets the tenant id)
+`
+
+/**
+ * Entry point of the `lmi-runtime` bin: starts the runtime from the environment and exits
+ * with its exit code once it has stopped.
+ *
+ * @example
+ * ```ts
+ * // AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001 _HANDLER=index.handler node bin/lmi-runtime.js
+ * await runRuntime()
+ * ```
+ */
+export async function runRuntime(handlerArg?: string): Promise<never> {
+  const code = await bootstrap(process.env, handlerArg)
+  // Handlers that ignored their deadline may still hold timers; the runtime is done with them.
+  process.exit(code)
+}
+
+/**
+ * Entry point of the `lmi` bin.
+ *
+ * @example
+ * ```ts
+ * await runCli(['dev', 'src/app.handler', '--concurrency', '16'])
+ * ```
+ */
+export async function runCli(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'runtime':
+        await runRuntime(rest[0])
+        return
+      case 'dev':
+        process.exitCode = await dev(rest)
+        return
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(HELP)
+        return
+      default:
+        throw new InvalidConfigurationError(`Unknown command "${command}". Run \`lmi help\`.`)
+    }
+  } catch (error) {
+    process.stderr.write(`lmi: ${error instanceof Error ? error.message : describe(error)}\n`)
+    process.exitCode = 2
+  }
+}
+
+function intOption(value: string | undefined, name: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  const parsed = Number(value)
+  if (!Number.isInteger(parsed) || parsed < min) {
+    throw new InvalidConfigurationError(`--${name} must be an integer >= ${min}, got "${value}"`)
+  }
+  return parsed
+}
+
+/** Options of {@link startDev}. */
+export interface DevOptions {
+  /** `path/to/file.export`, relative to `cwd`. */
+  handler: string
+  concurrency?: number
+  port?: number
+  timeoutMs?: number
+  cwd?: string
+  env?: Record<string, string>
+  /** Where the runtime's output goes. Default: inherited. */
+  stdio?: 'inherit' | 'pipe'
+}
+
+/** A running `lmi dev`: the emulator and the runtime child process. */
+export interface DevServer {
+  emulator: Emulator
+  runtime: ChildProcess
+  /** Stops the runtime (SIGTERM, drained) and closes the emulator. */
+  close(): Promise<void>
+}
+
+/**
+ * Starts the Runtime API emulator and lmi's runtime (a child process, so a handler that
+ * crashes the process does not take the emulator with it) for one handler.
+ *
+ * @example
+ * ```ts
+ * const dev = await startDev({ handler: 'src/app.handler', concurrency: 16, port: 0 })
+ * const result = await dev.emulator.invoke({ hello: 'world' })
+ * await dev.close()
+ * ```
+ */
+export async function startDev(options: DevOptions): Promise<DevServer> {
+  const concurrency = options.concurrency ?? 16
+  const timeoutMs = options.timeoutMs ?? 30_000
+  const emulator = await createEmulator({
+    port: options.port ?? 9000,
+    maxConcurrency: concurrency,
+    timeoutMs,
+  })
+  const runtime = spawn(process.execPath, [...process.execArgv, RUNTIME_BIN], {
+    cwd: options.cwd ?? process.cwd(),
+    stdio: options.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+    env: {
+      ...process.env,
+      ...options.env,
+      AWS_LAMBDA_RUNTIME_API: emulator.runtimeApi,
+      LAMBDA_TASK_ROOT: options.cwd ?? process.cwd(),
+      _HANDLER: options.handler,
+      AWS_LAMBDA_MAX_CONCURRENCY: String(concurrency),
+      AWS_LAMBDA_FUNCTION_NAME: 'lmi-function',
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048',
+      AWS_LAMBDA_LOG_FORMAT: 'JSON',
+    },
+  })
+  let closing: Promise<void> | undefined
+  return {
+    emulator,
+    runtime,
+    close() {
+      closing ??= (async () => {
+        if (runtime.exitCode === null && runtime.signalCode === null) {
+          const exited = once(runtime, 'exit')
+          runtime.kill('SIGTERM')
+          await exited
+        }
+        await emulator.close()
+      })()
+      return closing
+    },
+  }
+}
+
+async function dev(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      concurrency: { type: 'string', short: 'c' },
+      port: { type: 'string', short: 'p' },
+      timeout: { type: 'string', short: 't' },
+      env: { type: 'string', multiple: true },
+    },
+  })
+  const handler = positionals[0]
+  if (handler === undefined) {
+    throw new InvalidConfigurationError('lmi dev needs a handler: lmi dev path/to/file.export')
+  }
+  const env: Record<string, string> = {}
+  for (const pair of values.env ?? []) {
+    const eq = pair.indexOf('=')
+    if (eq < 1) throw new InvalidConfigurationError(`--env expects KEY=VALUE, got "${pair}"`)
+    env[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  const concurrency = intOption(values.concurrency, 'concurrency', 16, 1)
+  const server = await startDev({
+    handler,
+    concurrency,
+    port: intOption(values.port, 'port', 9000, 0),
+    timeoutMs: intOption(values.timeout, 'timeout', 30, 1) * 1000,
+    env,
+  })
+  const url = `${server.emulator.url}/2015-03-31/functions/function/invocations`
+  process.stderr.write(
+    `lmi dev: listening on ${server.emulator.url} (handler ${handler}, concurrency ${concurrency})\n` +
+      `lmi dev: invoke with  curl -XPOST ${url} -d '{}'\n`,
+  )
+  const stop = () => void server.close()
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  const [code] = (await once(server.runtime, 'exit')) as [number | null]
+  process.off('SIGINT', stop)
+  process.off('SIGTERM', stop)
+  await server.close()
+  return code ?? 0
+}

@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import type { InvocationError } from './types.ts'
+
+/**
+ * Largest buffered response (and invoke request) body Lambda accepts: 6 MB.
+ *
+ * @example
+ * ```ts
+ * if (body.length > LAMBDA_RESPONSE_LIMIT_BYTES) throw new Error('response too large')
+ * ```
+ */
+export const LAMBDA_RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024
+
+/**
+ * Largest streamed response Lambda accepts: 200 MB.
+ *
+ * @example
+ * ```ts
+ * if (streamedBytes > LAMBDA_STREAMING_RESPONSE_LIMIT_BYTES) controller.abort()
+ * ```
+ */
+export const LAMBDA_STREAMING_RESPONSE_LIMIT_BYTES = 200 * 1024 * 1024
+
+export const RUNTIME_PREFIX = '/2018-06-01/runtime/'
+export const INVOCATION_PREFIX = 'invocation/'
+export const INVOKE_PREFIX = '/2015-03-31/functions/'
+export const INVOKE_SUFFIX = '/invocations'
+
+export const EMPTY = Buffer.alloc(0)
+export const EMPTY_EVENT = Buffer.from('{}')
+const ACCEPTED = Buffer.from('{"status":"OK"}')
+const JSON_TYPE = 'application/json'
+
+// Header names as Lambda spells them; Node keeps the case we give when writing.
+export const H_REQUEST_ID = 'Lambda-Runtime-Aws-Request-Id'
+export const H_DEADLINE = 'Lambda-Runtime-Deadline-Ms'
+export const H_ARN = 'Lambda-Runtime-Invoked-Function-Arn'
+export const H_TRACE_ID = 'Lambda-Runtime-Trace-Id'
+export const H_CLIENT_CONTEXT = 'Lambda-Runtime-Client-Context'
+export const H_IDENTITY = 'Lambda-Runtime-Cognito-Identity'
+export const H_TENANT_ID = 'Lambda-Runtime-Aws-Tenant-Id'
+// Node lower-cases incoming header and trailer names.
+export const IN_ERROR_TYPE = 'lambda-runtime-function-error-type'
+export const IN_ERROR_BODY = 'lambda-runtime-function-error-body'
+export const IN_RESPONSE_MODE = 'lambda-runtime-function-response-mode'
+
+/** A sampled X-Ray trace header value: `Root=1-<epoch s hex>-<24 hex>;Parent=<16 hex>;Sampled=1`. */
+export function newTraceId(nowMs: number): string {
+  const hex = randomBytes(20).toString('hex')
+  const seconds = Math.floor(nowMs / 1000)
+    .toString(16)
+    .padStart(8, '0')
+  return `Root=1-${seconds}-${hex.slice(0, 24)};Parent=${hex.slice(24)};Sampled=1`
+}
+
+/** `/2018/06/01/[$LATEST]<32 hex>`-style log stream name, as Lambda forms them. */
+export function newLogStreamName(version: string, now: Date): string {
+  const day = now.toISOString().slice(0, 10).replaceAll('-', '/')
+  return `${day}/[${version}]${randomBytes(16).toString('hex')}`
+}
+
+// Compiled once: header values must be latin-1, and JSON may carry any Unicode.
+const NON_ASCII = /[\u007f-\uffff]/g
+
+function escapeNonAscii(char: string): string {
+  return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`
+}
+
+/** JSON text safe for an HTTP header: characters outside ASCII become `\uXXXX` escapes. */
+export function headerJson(json: string): string {
+  return json.replace(NON_ASCII, escapeNonAscii)
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string')
+}
+
+/**
+ * Reads an error document leniently, as Lambda does: a body that is not the expected JSON keeps
+ * the header's error type and becomes the message, so nothing the runtime said is lost.
+ */
+export function parseErrorDocument(text: string, typeHeader: string | undefined): InvocationError {
+  const fallbackType = typeHeader ?? 'Unknown'
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    return { errorType: fallbackType, errorMessage: text }
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return { errorType: fallbackType, errorMessage: text }
+  }
+  const { errorType, errorMessage, stackTrace } = parsed as Record<string, unknown>
+  const error: InvocationError = {
+    errorType: typeof errorType === 'string' && errorType !== '' ? errorType : fallbackType,
+    errorMessage: typeof errorMessage === 'string' ? errorMessage : '',
+  }
+  if (isStringArray(stackTrace)) error.stackTrace = stackTrace
+  return error
+}
+
+/** Copies Node's header object into plain strings (repeated headers joined with `, `). */
+export function flattenHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const flat: Record<string, string> = {}
+  for (const name in headers) {
+    const value = headers[name]
+    if (value !== undefined) flat[name] = typeof value === 'string' ? value : value.join(', ')
+  }
+  return flat
+}
+
+export function firstHeader(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' ? value : value?.[0]
+}
+
+export function concatChunks(chunks: Buffer[], size: number): Buffer {
+  if (chunks.length === 0) return EMPTY
+  if (chunks.length === 1) return chunks[0]!
+  return Buffer.concat(chunks, size)
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent || res.destroyed) return
+  const bytes = Buffer.from(JSON.stringify(body))
+  res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': bytes.length })
+  res.end(bytes)
+}
+
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  errorType: string,
+  errorMessage: string,
+): void {
+  sendJson(res, status, { errorType, errorMessage })
+}
+
+export function sendAccepted(res: ServerResponse): void {
+  if (res.headersSent || res.destroyed) return
+  res.writeHead(202, { 'Content-Type': JSON_TYPE, 'Content-Length': ACCEPTED.length })
+  res.end(ACCEPTED)
+}
+
+/** Where a response goes once its body is read, or `undefined` if the request was cut. */
+export type BodyCallback = (body: Buffer | undefined, size: number, complete: boolean) => void
+
+/**
+ * Reads a whole request body, keeping at most `limit` bytes. An oversized body is still read to
+ * its end (and dropped) so the answer reaches a client that is still uploading.
+ * `body` is `undefined` when over the limit; `complete` is false when the request was cut.
+ */
+export function readBody(req: IncomingMessage, limit: number, done: BodyCallback): void {
+  const chunks: Buffer[] = []
+  let size = 0
+  let ended = false
+  req.on('data', function onBodyData(chunk: Buffer) {
+    size += chunk.length
+    if (size <= limit) chunks.push(chunk)
+    else if (chunks.length > 0) chunks.length = 0
+  })
+  req.on('end', function onBodyEnd() {
+    ended = true
+    done(size <= limit ? concatChunks(chunks, size) : undefined, size, true)
+  })
+  req.on('close', function onBodyClose() {
+    if (!ended) done(undefined, size, false)
+  })
+}

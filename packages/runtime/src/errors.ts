@@ -1,0 +1,256 @@
+const kLmiError = Symbol.for('lmi.error')
+
+/**
+ * Base class of every error lmi throws or reports. `code` is stable and never reused.
+ *
+ * The `Symbol.hasInstance` brand keeps `instanceof` true across duplicated copies of the
+ * package in one bundle (the way undici's errors do).
+ *
+ * @example
+ * ```ts
+ * import { LmiError } from '@lmi/runtime'
+ * try { await run() } catch (err) { if (err instanceof LmiError) console.error(err.code) }
+ * ```
+ */
+export class LmiError extends Error {
+  readonly code: string
+
+  constructor(message: string, code: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'LmiError'
+    this.code = code
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this === LmiError) {
+      return typeof value === 'object' && value !== null && kLmiError in value
+    }
+    return Function.prototype[Symbol.hasInstance].call(this, value)
+  }
+
+  get [kLmiError](): true {
+    return true
+  }
+
+  toJSON(): { name: string; code: string; message: string } {
+    return { name: this.name, code: this.code, message: this.message }
+  }
+}
+
+/**
+ * A runtime option or environment variable has a value lmi cannot use.
+ *
+ * @example
+ * ```ts
+ * // AWS_LAMBDA_MAX_CONCURRENCY=abc lmi-runtime
+ * // => InvalidConfigurationError: AWS_LAMBDA_MAX_CONCURRENCY must be a positive integer, got "abc"
+ * ```
+ */
+export class InvalidConfigurationError extends LmiError {
+  constructor(message: string) {
+    super(message, 'LMI_INVALID_CONFIGURATION')
+    this.name = 'InvalidConfigurationError'
+  }
+}
+
+/**
+ * An exception thrown outside the handler's own promise chain (in a timer, an event emitter,
+ * a `setImmediate`) while an invocation was running. It fails that invocation only; the
+ * original error is the `cause`.
+ *
+ * Reported with `errorType` `Runtime.UncaughtException`.
+ *
+ * @example
+ * ```ts
+ * export const handler = async () => {
+ *   setTimeout(() => { throw new TypeError('boom') }, 1)
+ *   await new Promise(() => {}) // this invocation fails with UncaughtExceptionError
+ * }
+ * ```
+ */
+export class UncaughtExceptionError extends LmiError {
+  constructor(cause: unknown) {
+    super(`Uncaught exception in invocation: ${describe(cause)}`, 'LMI_UNCAUGHT_EXCEPTION', {
+      cause,
+    })
+    this.name = 'Runtime.UncaughtException'
+  }
+}
+
+/**
+ * A promise created during an invocation was rejected and nothing handled it. It fails that
+ * invocation only; the rejection reason is the `cause`.
+ *
+ * Reported with `errorType` `Runtime.UnhandledPromiseRejection`, as AWS's runtime does.
+ *
+ * @example
+ * ```ts
+ * export const handler = async () => {
+ *   Promise.reject(new Error('forgotten')) // fails this invocation, no other
+ *   await new Promise(() => {})
+ * }
+ * ```
+ */
+export class UnhandledRejectionError extends LmiError {
+  constructor(cause: unknown) {
+    super(`Unhandled promise rejection: ${describe(cause)}`, 'LMI_UNHANDLED_REJECTION', { cause })
+    this.name = 'Runtime.UnhandledPromiseRejection'
+  }
+}
+
+/**
+ * The handler's result is larger than Lambda's 6 MB limit for buffered responses. Reported
+ * with `errorType` `Function.ResponseSizeTooLarge` instead of the response.
+ *
+ * @example
+ * ```ts
+ * export const handler = async () => 'x'.repeat(7 * 1024 * 1024) // => Function.ResponseSizeTooLarge
+ * ```
+ */
+export class ResponseSizeTooLargeError extends LmiError {
+  readonly size: number
+  readonly limit: number
+
+  constructor(size: number, limit: number) {
+    super(
+      `Response payload size (${size} bytes) exceeded maximum allowed payload size (${limit} bytes).`,
+      'LMI_RESPONSE_TOO_LARGE',
+    )
+    this.name = 'Function.ResponseSizeTooLarge'
+    this.size = size
+    this.limit = limit
+  }
+}
+
+/**
+ * The invocation passed its deadline. Its `AbortSignal` fires with this error as the reason.
+ * Reported with `errorType` `Sandbox.Timedout`, the type Lambda itself uses.
+ *
+ * @example
+ * ```ts
+ * export const handler = async (event, context) => {
+ *   const signal = context.signal // lmi runtime only; or `getInvocation().signal`
+ *   await fetch(url, { signal }) // rejects with InvocationTimeoutError at the deadline
+ * }
+ * ```
+ */
+export class InvocationTimeoutError extends LmiError {
+  constructor(requestId: string, timeoutMs: number) {
+    super(
+      `RequestId: ${requestId} Error: Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`,
+      'LMI_INVOCATION_TIMEOUT',
+    )
+    this.name = 'Sandbox.Timedout'
+  }
+}
+
+/**
+ * The handler result could not be serialised to JSON (a cycle, a BigInt).
+ *
+ * @example
+ * ```ts
+ * export const handler = async () => ({ n: 1n }) // => Runtime.SerializationError
+ * ```
+ */
+export class SerializationError extends LmiError {
+  constructor(cause: unknown) {
+    super(`Unable to serialize the handler result: ${describe(cause)}`, 'LMI_SERIALIZATION', {
+      cause,
+    })
+    this.name = 'Runtime.SerializationError'
+  }
+}
+
+/**
+ * `_HANDLER` could not be turned into a function: malformed name, missing module, missing
+ * export, or the module threw while loading. `name` is the Lambda error type AWS's runtime
+ * uses for the same case (`Runtime.ImportModuleError`, `Runtime.HandlerNotFound`, …).
+ *
+ * @example
+ * ```ts
+ * // _HANDLER=app.nope  =>  Runtime.HandlerNotFound: app.nope is undefined or not exported
+ * ```
+ */
+export class HandlerLoadError extends LmiError {
+  constructor(errorType: string, message: string, options?: ErrorOptions) {
+    super(message, 'LMI_HANDLER_LOAD', options)
+    this.name = errorType
+  }
+}
+
+/**
+ * The Runtime API answered in a way the runtime cannot recover from (a 500 from a response or
+ * error endpoint): Lambda asks runtimes to exit promptly.
+ *
+ * @example
+ * ```ts
+ * // POST /runtime/invocation/{id}/error => 500  =>  RuntimeApiFatalError, process exits 1
+ * ```
+ */
+export class RuntimeApiFatalError extends LmiError {
+  readonly statusCode: number
+
+  constructor(message: string, statusCode: number) {
+    super(message, 'LMI_RUNTIME_API_FATAL')
+    this.name = 'RuntimeApiFatalError'
+    this.statusCode = statusCode
+  }
+}
+
+/** The body Lambda expects for a function error. */
+export interface ErrorResponse {
+  errorType: string
+  errorMessage: string
+  stackTrace: string[]
+}
+
+/**
+ * Turns anything thrown into Lambda's error body. `errorType` is the error's own name (so a
+ * Step Functions `Catch` on `ValidationError` matches), never a constant.
+ */
+export function toErrorResponse(error: unknown): ErrorResponse {
+  if (error instanceof Error) {
+    const ownName = typeof error.name === 'string' && error.name !== '' ? error.name : 'Error'
+    const constructorName = error.constructor?.name
+    // `class MyError extends Error {}` keeps name 'Error'; the class name is the real type.
+    const errorType =
+      ownName === 'Error' && constructorName && constructorName !== 'Error'
+        ? constructorName
+        : ownName
+    return {
+      errorType,
+      errorMessage: String(error.message),
+      stackTrace: stackLines(error),
+    }
+  }
+  if (typeof error === 'object' && error !== null) {
+    const record = error as { errorType?: unknown; errorMessage?: unknown }
+    if (typeof record.errorType === 'string') {
+      return {
+        errorType: record.errorType,
+        errorMessage: typeof record.errorMessage === 'string' ? record.errorMessage : '',
+        stackTrace: [],
+      }
+    }
+  }
+  return { errorType: 'Error', errorMessage: describe(error), stackTrace: [] }
+}
+
+function stackLines(error: Error): string[] {
+  const stack = error.stack
+  if (typeof stack !== 'string') return []
+  const lines = stack.split('\n')
+  // The first line repeats name and message; Lambda's stackTrace holds the frames only.
+  return lines.slice(1).map((line) => line.trim())
+}
+
+/** A one-line description of any thrown value, for messages. */
+export function describe(value: unknown): string {
+  if (value instanceof Error) return `${value.name}: ${value.message}`
+  if (typeof value === 'string') return value
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}

@@ -1,0 +1,244 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { InvokeStoreBase } from '@aws/lambda-invoke-store'
+import type { NextInvocation } from '../client/runtime-api.ts'
+import { InvocationTimeoutError, LmiError } from '../errors.ts'
+import { createLambdaContext, type FunctionInfo, type LambdaContext } from './context.ts'
+
+/**
+ * What lmi knows about the invocation that is running the current code. Available from
+ * anywhere in the invocation's async tree through {@link getInvocation}.
+ */
+export interface Invocation {
+  readonly requestId: string
+  readonly tenantId: string | undefined
+  readonly traceId: string | undefined
+  /** Epoch milliseconds at which Lambda stops waiting for this invocation. */
+  readonly deadlineMs: number
+  readonly context: LambdaContext
+  /** Aborts at the deadline, with an `InvocationTimeoutError` as its reason. */
+  readonly signal: AbortSignal
+  /** True once the invocation has been answered (success, error or timeout). */
+  readonly ended: boolean
+}
+
+/** The outcome of running the handler, or of whatever ended the invocation first. */
+export type Outcome =
+  | { ok: true; value: unknown }
+  | { ok: false; error: unknown; timedOut: boolean }
+
+const { REQUEST_ID, X_RAY_TRACE_ID, TENANT_ID } = InvokeStoreBase.PROTECTED_KEYS
+
+/**
+ * One invocation's state. The `AbortController` behind `signal` is created only if someone
+ * asks for the signal: most handlers never do, and it is the costliest part of the record.
+ */
+export class InvocationState implements Invocation {
+  readonly requestId: string
+  readonly tenantId: string | undefined
+  readonly traceId: string | undefined
+  readonly deadlineMs: number
+  readonly context: LambdaContext
+  /** The `@aws/lambda-invoke-store` context of this invocation. */
+  readonly invokeStore: Record<PropertyKey, unknown>
+  #controller: AbortController | undefined
+  #outcome: Outcome | undefined
+  #settle: ((outcome: Outcome) => void) | undefined
+  #handlerSettled = false
+
+  constructor(next: NextInvocation, info: FunctionInfo) {
+    this.requestId = next.requestId
+    this.tenantId = next.tenantId
+    this.traceId = next.traceId
+    this.deadlineMs = next.deadlineMs
+    this.context = createLambdaContext(info, next)
+    const store: Record<PropertyKey, unknown> = { [REQUEST_ID]: next.requestId }
+    if (next.traceId !== undefined) store[X_RAY_TRACE_ID] = next.traceId
+    if (next.tenantId !== undefined) store[TENANT_ID] = next.tenantId
+    this.invokeStore = store
+  }
+
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController()
+    return this.#controller.signal
+  }
+
+  get ended(): boolean {
+    return this.#outcome !== undefined
+  }
+
+  /** The handler's own promise has not settled although the invocation ended. */
+  get lingering(): boolean {
+    return this.#outcome !== undefined && !this.#handlerSettled
+  }
+
+  /**
+   * Runs `fn` inside this invocation's AsyncLocalStorage context and resolves with the first
+   * of: its result, a fault contained to this invocation ({@link fail}), the deadline
+   * ({@link expire}).
+   */
+  run(fn: () => unknown, onLateSettle: (invocation: InvocationState) => void): Promise<Outcome> {
+    const { promise, resolve } = Promise.withResolvers<Outcome>()
+    this.#settle = resolve
+    let result: unknown
+    try {
+      result = invocationStorage.run(this, fn)
+    } catch (error) {
+      this.#handlerSettled = true
+      this.#end({ ok: false, error, timedOut: false })
+      return promise
+    }
+    if (isThenable(result)) {
+      const settled = (outcome: Outcome) => {
+        const late = this.#outcome !== undefined
+        this.#handlerSettled = true
+        if (late) onLateSettle(this)
+        else this.#end(outcome)
+      }
+      result.then(
+        (value) => settled({ ok: true, value }),
+        (error) => settled({ ok: false, error, timedOut: false }),
+      )
+    } else {
+      this.#handlerSettled = true
+      this.#end({ ok: true, value: result })
+    }
+    return promise
+  }
+
+  /** Ends the invocation with an error that escaped its promise chain. */
+  fail(error: unknown): boolean {
+    return this.#end({ ok: false, error, timedOut: false })
+  }
+
+  /** Ends the invocation at its deadline and aborts its signal. */
+  expire(timeoutMs: number): boolean {
+    const error = new InvocationTimeoutError(this.requestId, timeoutMs)
+    const ended = this.#end({ ok: false, error, timedOut: true })
+    if (ended) this.#controller?.abort(error)
+    return ended
+  }
+
+  #end(outcome: Outcome): boolean {
+    if (this.#outcome !== undefined) return false
+    this.#outcome = outcome
+    this.#settle?.(outcome)
+    return true
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}
+
+/** The AsyncLocalStorage that tells which invocation runs any piece of code. */
+export const invocationStorage = new AsyncLocalStorage<InvocationState>()
+
+/**
+ * Thrown by {@link getInvocation} outside an invocation (at init, or in work that was not
+ * started by one).
+ *
+ * @example
+ * ```ts
+ * getInvocation() // at module top level => NoInvocationError
+ * ```
+ */
+export class NoInvocationError extends LmiError {
+  constructor() {
+    super(
+      'No invocation is running in this async context (called at init, or from work not started by an invocation)',
+      'LMI_NO_INVOCATION',
+    )
+    this.name = 'NoInvocationError'
+  }
+}
+
+/**
+ * The invocation running the current code, or `undefined` outside one.
+ *
+ * @example
+ * ```ts
+ * import { tryGetInvocation } from '@lmi/runtime'
+ * const requestId = tryGetInvocation()?.requestId ?? 'init'
+ * ```
+ */
+export function tryGetInvocation(): Invocation | undefined {
+  return invocationStorage.getStore()
+}
+
+/**
+ * The invocation running the current code. Throws {@link NoInvocationError} outside one.
+ *
+ * @example
+ * ```ts
+ * import { getInvocation } from '@lmi/runtime'
+ * export async function loadUser(id: string) {
+ *   const { signal, tenantId } = getInvocation()
+ *   return fetch(`https://users/${tenantId}/${id}`, { signal })
+ * }
+ * ```
+ */
+export function getInvocation(): Invocation {
+  const invocation = invocationStorage.getStore()
+  if (invocation === undefined) throw new NoInvocationError()
+  return invocation
+}
+
+/**
+ * `@aws/lambda-invoke-store`'s store, backed by lmi's own AsyncLocalStorage. Installed on
+ * `globalThis.awslambda.InvokeStore` before the handler loads, where every copy of the
+ * package (the AWS SDK's, Powertools', the handler's) looks first, so they all read the
+ * current invocation's request id, trace id and tenant id without a second
+ * AsyncLocalStorage context per invocation.
+ */
+export class LmiInvokeStore extends InvokeStoreBase {
+  // `run()` called by other code (tests, a chain running on this runtime) opens a context of
+  // its own on top of the invocation's.
+  readonly #override = new AsyncLocalStorage<Record<PropertyKey, unknown>>()
+
+  getContext(): Record<PropertyKey, unknown> | undefined {
+    return this.#override.getStore() ?? invocationStorage.getStore()?.invokeStore
+  }
+
+  hasContext(): boolean {
+    return this.getContext() !== undefined
+  }
+
+  get<T = unknown>(key: PropertyKey): T | undefined {
+    return this.getContext()?.[key] as T | undefined
+  }
+
+  set<T = unknown>(key: string | symbol, value: T): void {
+    if (this.isProtectedKey(key)) {
+      throw new Error(`Cannot modify protected Lambda context field: ${String(key)}`)
+    }
+    const context = this.getContext()
+    if (context === undefined) throw new Error('No context available')
+    context[key] = value
+  }
+
+  run<T>(context: Record<PropertyKey, unknown>, fn: () => T): T {
+    return this.#override.run(context, fn)
+  }
+}
+
+interface AwsLambdaGlobal {
+  InvokeStore?: unknown
+  [key: string]: unknown
+}
+
+/**
+ * Puts lmi's InvokeStore on `globalThis.awslambda` (idempotent). Returns the instance.
+ */
+export function installInvokeStore(): LmiInvokeStore {
+  const holder = globalThis as { awslambda?: AwsLambdaGlobal }
+  holder.awslambda ??= {}
+  const existing = holder.awslambda.InvokeStore
+  if (existing instanceof LmiInvokeStore) return existing
+  const store = new LmiInvokeStore()
+  holder.awslambda.InvokeStore = store
+  return store
+}

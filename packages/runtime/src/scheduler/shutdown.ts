@@ -1,0 +1,40 @@
+import { describe } from '../errors.ts'
+import type { RuntimeLog } from '../log/log.ts'
+
+/** A function run once when the runtime shuts down (SIGTERM/SIGINT), after in-flight work. */
+export type ShutdownHook = () => unknown
+
+// Process-wide registration, like `process.on('SIGTERM')`: configuration, not request state.
+const hooks: ShutdownHook[] = []
+
+/**
+ * Registers a hook to run when lmi's runtime shuts down (SIGTERM/SIGINT): after in-flight
+ * invocations have finished (or the shutdown deadline passed), before the process exits 0.
+ * Hooks run in registration order; each may be async; a failing hook is logged and the next
+ * still runs. Returns a function that unregisters the hook.
+ *
+ * @example
+ * ```ts
+ * import { onShutdown } from '@lmi/runtime'
+ * const pool = createPool()
+ * onShutdown(() => pool.end())
+ * ```
+ */
+export function onShutdown(hook: ShutdownHook): () => void {
+  hooks.push(hook)
+  return function removeShutdownHook() {
+    const index = hooks.indexOf(hook)
+    if (index !== -1) hooks.splice(index, 1)
+  }
+}
+
+/** Runs every registered hook once, in order. */
+export async function runShutdownHooks(log: RuntimeLog): Promise<void> {
+  for (const hook of hooks.splice(0)) {
+    try {
+      await hook()
+    } catch (error) {
+      log.log('ERROR', `Shutdown hook failed: ${describe(error)}`, { code: 'LMI_SHUTDOWN_HOOK' })
+    }
+  }
+}

@@ -1,0 +1,119 @@
+import { once } from 'node:events'
+import { extname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { RuntimeApiClient } from '../client/runtime-api.ts'
+import { InvalidConfigurationError, type ErrorResponse } from '../errors.ts'
+import type { RuntimeLog } from '../log/log.ts'
+
+/** Messages a worker sends to the main thread. */
+export type WorkerMessage = { type: 'init-error'; error: ErrorResponse } | { type: 'ready' }
+
+/** What the main thread tells a worker at start. */
+export interface WorkerData {
+  slots: number
+  handlerArg: string | undefined
+}
+
+/**
+ * How many worker threads serve invocations when `LMI_WORKERS` is unset: one per whole CPU of
+ * the cgroup quota (Lambda sizes an execution environment in vCPUs through it), never more
+ * than the concurrency. One event loop per CPU lets CPU-bound handlers use every vCPU, and
+ * costs one extra V8 isolate per CPU beyond the first; for I/O-bound handlers one loop
+ * already saturates the Runtime API, and more only add memory (see the runtime README for
+ * the measurements behind this choice).
+ */
+export function defaultWorkerCount(cpus: number, concurrency: number): number {
+  return Math.max(1, Math.min(Math.floor(cpus), concurrency))
+}
+
+/** Reads `LMI_WORKERS` (a positive integer) or falls back to {@link defaultWorkerCount}. */
+export function workerCountFromEnv(
+  env: NodeJS.ProcessEnv,
+  cpus: number,
+  concurrency: number,
+): number {
+  const raw = env.LMI_WORKERS
+  if (raw === undefined || raw.trim() === '') return defaultWorkerCount(cpus, concurrency)
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < 1) {
+    throw new InvalidConfigurationError(`LMI_WORKERS must be a positive integer, got "${raw}"`)
+  }
+  return Math.min(value, concurrency)
+}
+
+/** Splits `concurrency` slots over `workers` as evenly as possible. */
+export function splitSlots(concurrency: number, workers: number): number[] {
+  const base = Math.floor(concurrency / workers)
+  const extra = concurrency % workers
+  return Array.from({ length: workers }, (_, index) => base + (index < extra ? 1 : 0))
+}
+
+const here = fileURLToPath(import.meta.url)
+// Runs from src/ (TypeScript) in development and from dist/ (JavaScript) when published.
+const WORKER_ENTRY = new URL(`./worker-entry${extname(here)}`, import.meta.url)
+
+/**
+ * Runs the runtime in `workers` worker threads, each with its share of the slots and its own
+ * connections, handler instance and fault containment. The main thread only forwards
+ * SIGTERM/SIGINT and reports an init failure once. Resolves with the exit code: 0 after a
+ * clean shutdown, 1 if a worker failed to initialise or stopped on an unattributable fault
+ * (the others are then drained too).
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await runWorkers({ runtimeApi, concurrency: 64, workers: 2, log })
+ * ```
+ */
+export async function runWorkers(options: {
+  runtimeApi: string
+  concurrency: number
+  workers: number
+  handlerArg: string | undefined
+  log: RuntimeLog
+}): Promise<number> {
+  const { log } = options
+  const threads = splitSlots(options.concurrency, options.workers).map((slots) => {
+    const data: WorkerData = { slots, handlerArg: options.handlerArg }
+    return new Worker(WORKER_ENTRY, { workerData: data, stdout: false, stderr: false })
+  })
+  let initErrorReported = false
+  let exitCode = 0
+  const stopAll = () => {
+    for (const thread of threads) thread.postMessage({ type: 'stop' })
+  }
+  for (const thread of threads) {
+    thread.on('message', (message: WorkerMessage) => {
+      if (message.type !== 'init-error' || initErrorReported) return
+      initErrorReported = true
+      exitCode = 1
+      const client = new RuntimeApiClient(options.runtimeApi)
+      client
+        .postInitError(message.error)
+        .catch(() => {})
+        .finally(() => client.close())
+      stopAll()
+    })
+    thread.on('error', (error) => {
+      log.log('FATAL', `Worker thread failed: ${String(error)}`, { code: 'LMI_WORKER_FAILED' })
+    })
+  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.log('INFO', `${signal} received: draining in-flight invocations`, { code: 'LMI_SHUTDOWN' })
+    stopAll()
+  }
+  process.once('SIGTERM', onSignal)
+  process.once('SIGINT', onSignal)
+  await Promise.all(
+    threads.map(async (thread) => {
+      const [code] = (await once(thread, 'exit')) as [number]
+      if (code !== 0) {
+        exitCode = 1
+        stopAll()
+      }
+    }),
+  )
+  process.off('SIGTERM', onSignal)
+  process.off('SIGINT', onSignal)
+  return exitCode
+}
