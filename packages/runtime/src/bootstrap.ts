@@ -1,5 +1,5 @@
-import { availableParallelism } from 'node:os'
 import { readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { RuntimeApiClient } from './client/runtime-api.ts'
 import { describe, InvalidConfigurationError, toErrorResponse } from './errors.ts'
@@ -8,8 +8,8 @@ import { type FunctionInfo, functionInfoFromEnv } from './invocation/context.ts'
 import { installInvokeStore } from './invocation/store.ts'
 import { type LogSettings, logSettingsFromEnv, RuntimeLog } from './log/log.ts'
 import { Runtime } from './scheduler/runtime.ts'
-import { HttpResponseStream, streamifyResponse } from './streaming/streamify.ts'
 import { runWorkers, type WorkerData, workerCountFromEnv } from './scheduler/workers.ts'
+import { HttpResponseStream, streamifyResponse } from './streaming/streamify.ts'
 
 /** Everything the runtime reads from its environment at start-up. */
 export interface RuntimeConfig {

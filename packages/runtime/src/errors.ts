@@ -22,10 +22,12 @@ export class LmiError extends Error {
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // Only LmiError itself checks the brand; subclasses keep the ordinary prototype check.
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class instanceof was called on
     if (this === LmiError) {
       return typeof value === 'object' && value !== null && kLmiError in value
     }
-    return Function.prototype[Symbol.hasInstance].call(this, value)
+    return Function.prototype[Symbol.hasInstance].call(LmiError, value)
   }
 
   get [kLmiError](): true {

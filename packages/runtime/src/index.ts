@@ -1,5 +1,15 @@
-export { type RuntimeConfig, bootstrap, cpuQuota, installAwsLambdaGlobal, runtimeConfigFromEnv } from './bootstrap.ts'
-export { type NextInvocation, RESPONSE_LIMIT_BYTES, RuntimeApiClient } from './client/runtime-api.ts'
+export {
+  bootstrap,
+  cpuQuota,
+  installAwsLambdaGlobal,
+  type RuntimeConfig,
+  runtimeConfigFromEnv,
+} from './bootstrap.ts'
+export {
+  type NextInvocation,
+  RESPONSE_LIMIT_BYTES,
+  RuntimeApiClient,
+} from './client/runtime-api.ts'
 export {
   type ErrorResponse,
   HandlerLoadError,
@@ -13,15 +23,31 @@ export {
   UncaughtExceptionError,
   UnhandledRejectionError,
 } from './errors.ts'
-export { type AnyHandler, type LoadedHandler, loadHandler, parseHandlerName } from './handler/load.ts'
-export type { ClientContext, CognitoIdentity, FunctionInfo, LambdaContext } from './invocation/context.ts'
+export {
+  type AnyHandler,
+  type LoadedHandler,
+  loadHandler,
+  parseHandlerName,
+} from './handler/load.ts'
+export type {
+  ClientContext,
+  CognitoIdentity,
+  FunctionInfo,
+  LambdaContext,
+} from './invocation/context.ts'
 export {
   getInvocation,
   type Invocation,
   NoInvocationError,
   tryGetInvocation,
 } from './invocation/store.ts'
-export { LOG_LEVELS, type LogFormat, type LogLevel, type LogSettings, RuntimeLog } from './log/log.ts'
+export {
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+  type LogSettings,
+  RuntimeLog,
+} from './log/log.ts'
 export { Runtime, type RuntimeOptions, type RuntimeStats } from './scheduler/runtime.ts'
 export { onShutdown, type ShutdownHook } from './scheduler/shutdown.ts'
 export {

@@ -7,7 +7,13 @@ import { bootstrap } from '../bootstrap.ts'
 import { createEmulator, type Emulator } from '../emulator/index.ts'
 import { describe, InvalidConfigurationError } from '../errors.ts'
 
-const RUNTIME_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'lmi-runtime.js')
+const RUNTIME_BIN = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'bin',
+  'lmi-runtime.js',
+)
 
 const HELP = `lmi — Lambda Managed Instances tooling
 

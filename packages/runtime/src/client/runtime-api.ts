@@ -48,6 +48,8 @@ class CollectHandler implements Dispatcher.DispatchHandler {
   #chunks: Buffer[] = []
   controller: Dispatcher.DispatchController | undefined
   stopReason: Error | undefined
+  /** Response headers have arrived: the invocation is ours and must not be dropped. */
+  responding = false
 
   constructor(resolve: (response: RawResponse) => void, reject: (error: Error) => void) {
     this.#resolve = resolve
@@ -64,6 +66,7 @@ class CollectHandler implements Dispatcher.DispatchHandler {
     statusCode: number,
     headers: RawResponse['headers'],
   ): void {
+    this.responding = true
     this.#statusCode = statusCode
     this.#headers = headers
   }
@@ -74,8 +77,7 @@ class CollectHandler implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     const chunks = this.#chunks
-    const body =
-      chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks as Uint8Array[])
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks as Uint8Array[])
     this.#resolve({ statusCode: this.#statusCode, headers: this.#headers, body })
   }
 
@@ -161,13 +163,19 @@ export class RuntimeApiClient {
   }
 
   /**
-   * Stops polling: a `/next` in progress is aborted (an invocation it already received is
-   * still returned) and no new one is sent. Responses can still be posted.
+   * Stops polling: no new `/next` is sent, and one in progress is aborted unless its answer
+   * has started to arrive (that invocation is then returned and must be served). Responses
+   * can still be posted.
+   *
+   * The abort waits one turn of the event loop: an answer the Runtime API sent before the
+   * stop was decided may sit unread in the socket, and aborting would destroy it with the
+   * connection, losing an invocation the platform counts as delivered.
    */
-  stopPolling(reason: Error): void {
+  async stopPolling(reason: Error): Promise<void> {
     this.#stopReason = reason
+    await new Promise((resolve) => setImmediate(resolve))
     const pending = this.#pendingNext
-    if (pending === undefined) return
+    if (pending === undefined || pending.responding) return
     pending.stopReason = reason
     pending.controller?.abort(reason)
   }

@@ -33,12 +33,12 @@ import {
   LAMBDA_RESPONSE_LIMIT_BYTES,
   LAMBDA_STREAMING_RESPONSE_LIMIT_BYTES,
   newLogStreamName,
-  newTraceId,
   parseErrorDocument,
   RUNTIME_PREFIX,
   readBody,
   sendAccepted,
   sendError,
+  TraceIdSource,
 } from './protocol.ts'
 import { Deque } from './queue.ts'
 import type {
@@ -180,6 +180,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
   /** Parked `/next` polls, oldest first (a Set keeps insertion order and deletes in O(1)). */
   readonly #waiters = new Set<ServerResponse>()
   readonly #faults = new FaultPlan()
+  readonly #traceIds = new TraceIdSource()
   readonly #faultTimers = new Set<NodeJS.Timeout>()
   readonly #onNextClose: (this: ServerResponse) => void
   readonly #onDeadline: (invocation: Invocation) => void
@@ -402,6 +403,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
       this.#handle(endpoint, req, res, requestId)
       return
     }
+    this.emit('fault', fault)
     switch (fault.kind) {
       case 'status':
         sendError(
@@ -809,7 +811,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
       requestId,
       event,
       tenantId: init.tenantId,
-      traceId: init.traceId ?? newTraceId(Date.now()),
+      traceId: init.traceId ?? this.#traceIds.next(Date.now()),
       clientContext: init.clientContext,
       identity: init.identity,
       timeoutMs: init.timeoutMs,

@@ -150,7 +150,8 @@ export interface DeliveredEvent {
 /**
  * Events of the {@link Emulator}: `'delivered'` when `/next` hands out an invocation, `'ended'`
  * when one ends, `'initError'` when the runtime posts `/runtime/init/error`, `'waiting'` with
- * the number of parked `/next` polls whenever it changes.
+ * the number of parked `/next` polls whenever it changes, `'fault'` when an injected fault is
+ * applied to a request (before its effect).
  *
  * @example
  * ```ts
@@ -162,6 +163,7 @@ export interface EmulatorEventMap {
   ended: [result: InvokeResult]
   initError: [error: InvocationError]
   waiting: [waiting: number]
+  fault: [fault: Fault]
 }
 
 /**

@@ -86,10 +86,7 @@ export async function loadHandler(taskRoot: string, handler: string): Promise<Lo
   }
   const fn = resolveExport(namespace, exportPath)
   if (typeof fn !== 'function') {
-    throw new HandlerLoadError(
-      'Runtime.HandlerNotFound',
-      `${handler} is undefined or not exported`,
-    )
+    throw new HandlerLoadError('Runtime.HandlerNotFound', `${handler} is undefined or not exported`)
   }
   const streaming = isStreamingHandler(fn)
   return {

@@ -102,7 +102,10 @@ export class RuntimeLog {
           this.log(level, format(error), {
             errorType: error.name,
             errorMessage: error.message,
-            stackTrace: (error.stack ?? '').split('\n').slice(1).map((line) => line.trim()),
+            stackTrace: (error.stack ?? '')
+              .split('\n')
+              .slice(1)
+              .map((line) => line.trim()),
           })
           return
         }

@@ -1,5 +1,9 @@
 import { Agent } from 'node:http'
-import { RESPONSE_LIMIT_BYTES, RuntimeApiClient, type NextInvocation } from '../client/runtime-api.ts'
+import {
+  type NextInvocation,
+  RESPONSE_LIMIT_BYTES,
+  RuntimeApiClient,
+} from '../client/runtime-api.ts'
 import {
   describe,
   LmiError,
@@ -141,7 +145,7 @@ export class Runtime {
   }
 
   async #shutdown(): Promise<void> {
-    for (const slot of this.#slots) slot.client.stopPolling(STOP)
+    await Promise.all(this.#slots.map((slot) => slot.client.stopPolling(STOP)))
     const timeoutMs = this.#options.shutdownTimeoutMs ?? 10_000
     const drained = Promise.all(this.#slots.map((slot) => slot.loop)).then(() => true)
     let timer: NodeJS.Timeout | undefined
@@ -191,8 +195,9 @@ export class Runtime {
     if (stats.inFlight > stats.peakInFlight) stats.peakInFlight = stats.inFlight
     this.#inFlight.add(invocation)
     const receivedAt = Date.now()
+    // Lambda timeouts are whole seconds; the time left at receipt is a little less than that.
     const timer = setTimeout(
-      () => invocation.expire(Math.round((next.deadlineMs - receivedAt) / 10) * 10),
+      () => invocation.expire(Math.max(1, Math.ceil((next.deadlineMs - receivedAt) / 1000)) * 1000),
       next.deadlineMs - receivedAt,
     )
     let stream: ResponseStream | undefined
@@ -323,10 +328,14 @@ export class Runtime {
       this.#exit(1)
       return
     }
-    this.#log.log('ERROR', `Could not answer invocation ${invocation.requestId}: ${describe(error)}`, {
-      code: 'LMI_ANSWER_FAILED',
-      requestId: invocation.requestId,
-    })
+    this.#log.log(
+      'ERROR',
+      `Could not answer invocation ${invocation.requestId}: ${describe(error)}`,
+      {
+        code: 'LMI_ANSWER_FAILED',
+        requestId: invocation.requestId,
+      },
+    )
   }
 
   /**
@@ -338,7 +347,9 @@ export class Runtime {
     const invocation = invocationStorage.getStore()
     if (invocation !== undefined && !invocation.ended) {
       const wrapped =
-        kind === 'exception' ? new UncaughtExceptionError(error) : new UnhandledRejectionError(error)
+        kind === 'exception'
+          ? new UncaughtExceptionError(error)
+          : new UnhandledRejectionError(error)
       if (invocation.fail(wrapped)) return
     }
     if (invocation !== undefined) {

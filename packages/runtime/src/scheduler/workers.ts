@@ -3,7 +3,7 @@ import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { RuntimeApiClient } from '../client/runtime-api.ts'
-import { InvalidConfigurationError, type ErrorResponse } from '../errors.ts'
+import { type ErrorResponse, InvalidConfigurationError } from '../errors.ts'
 import type { RuntimeLog } from '../log/log.ts'
 
 /** Messages a worker sends to the main thread. */

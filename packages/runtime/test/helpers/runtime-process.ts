@@ -16,8 +16,12 @@ export interface RuntimeUnderTest {
   logs: Array<Record<string, unknown>>
   stderr: string[]
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  /** Resolves once `count` log records match `predicate`. */
+  waitForLogs(predicate: (record: Record<string, unknown>) => boolean, count: number): Promise<void>
   /** Resolves with the first log record matching `predicate` (already seen or future). */
-  waitForLog(predicate: (record: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>
+  waitForLog(
+    predicate: (record: Record<string, unknown>) => boolean,
+  ): Promise<Record<string, unknown>>
   stop(): Promise<void>
 }
 
@@ -93,6 +97,14 @@ export async function startRuntime(options: StartOptions): Promise<RuntimeUnderT
     logs,
     stderr,
     exited,
+    waitForLogs(predicate, count) {
+      let remaining = count - logs.filter(predicate).length
+      if (remaining <= 0) return Promise.resolve()
+      return new Promise((resolve) => {
+        const counting = (record: Record<string, unknown>) => predicate(record) && --remaining <= 0
+        waiters.push({ predicate: counting, resolve: () => resolve() })
+      })
+    },
     waitForLog(predicate) {
       const seen = logs.find(predicate)
       if (seen !== undefined) return Promise.resolve(seen)

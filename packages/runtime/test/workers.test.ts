@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, it } from 'node:test'
+import { defaultWorkerCount, splitSlots } from '../src/scheduler/workers.ts'
+import { json, type RuntimeUnderTest, startRuntime } from './helpers/runtime-process.ts'
+
+let current: RuntimeUnderTest | undefined
+afterEach(async () => {
+  await current?.stop()
+  current = undefined
+})
+
+function allSlotsPolling(runtime: RuntimeUnderTest, slots: number): Promise<void> {
+  if (runtime.emulator.stats().waiting >= slots) return Promise.resolve()
+  return new Promise((resolve) => {
+    const onWaiting = (waiting: number) => {
+      if (waiting < slots) return
+      runtime.emulator.off('waiting', onWaiting)
+      resolve()
+    }
+    runtime.emulator.on('waiting', onWaiting)
+  })
+}
+
+describe('worker threads (LMI_WORKERS)', () => {
+  it('splits the slots as evenly as possible', () => {
+    assert.deepEqual(splitSlots(64, 2), [32, 32])
+    assert.deepEqual(splitSlots(10, 3), [4, 3, 3])
+    assert.deepEqual(splitSlots(2, 2), [1, 1])
+  })
+
+  it('defaults to one worker per whole CPU of the quota, never more than the concurrency', () => {
+    assert.equal(defaultWorkerCount(2, 64), 2)
+    assert.equal(defaultWorkerCount(1.5, 64), 1)
+    assert.equal(defaultWorkerCount(0.5, 64), 1)
+    assert.equal(defaultWorkerCount(8, 4), 4)
+    assert.equal(defaultWorkerCount(4, 1), 1)
+  })
+
+  it('serves invocations from every worker thread within the concurrency limit', async () => {
+    current = await startRuntime({
+      handler: 'workers.handler',
+      concurrency: 8,
+      env: { LMI_WORKERS: '2' },
+    })
+    await allSlotsPolling(current, 8)
+    // Act: all 8 slots are parked on /next, so each invocation lands on its own slot.
+    const results = await Promise.all(Array.from({ length: 8 }, () => current?.emulator.invoke({})))
+    // Assess
+    const threads = new Set(results.map((result) => json(result?.payload as Buffer).threadId))
+    assert.equal(threads.size, 2)
+    assert.ok(results.every((result) => result?.status === 'success'))
+    assert.equal(current.emulator.stats().peakInFlight, 8)
+  })
+
+  it('drains every worker on SIGTERM and exits 0', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lmi-workers-'))
+    const releaseFile = join(dir, 'release')
+    current = await startRuntime({
+      handler: 'workers.handler',
+      concurrency: 4,
+      env: { LMI_WORKERS: '2' },
+    })
+    const runtime = current
+    await allSlotsPolling(runtime, 4)
+    const pending = Array.from({ length: 4 }, () => runtime.emulator.invoke({ releaseFile }))
+    // Delivered is not enough: the answer to /next may still be on its way to the runtime.
+    await runtime.waitForLogs((record) => record.message === 'started', 4)
+    // Act
+    runtime.child.kill('SIGTERM')
+    await runtime.waitForLog((record) => record.code === 'LMI_SHUTDOWN')
+    await writeFile(releaseFile, '')
+    const results = await Promise.all(pending)
+    // Assess
+    assert.ok(results.every((result) => result.status === 'success'))
+    assert.equal((await runtime.exited).code, 0)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('reports an init failure once for all workers and exits 1', async () => {
+    current = await startRuntime({
+      handler: 'workers-init-fails.handler',
+      concurrency: 4,
+      env: { LMI_WORKERS: '2' },
+    })
+    let initErrors = 0
+    current.emulator.on('initError', () => initErrors++)
+    const { code } = await current.exited
+    assert.equal(code, 1)
+    assert.equal(initErrors, 1)
+    assert.match(current.emulator.initError?.errorMessage ?? '', /init failed in thread/)
+  })
+})
