@@ -31,6 +31,7 @@ const dev = await startDev({
   timeoutMs: 3000,
   stdio: 'pipe',
 })
+await dev.ready
 const logLines: string[] = []
 dev.runtime.stdout?.on('data', (chunk: Buffer) => logLines.push(...chunk.toString().split('\n')))
 const url = `${dev.emulator.url}/2015-03-31/functions/function/invocations`

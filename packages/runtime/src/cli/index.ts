@@ -108,6 +108,8 @@ export interface DevOptions {
 export interface DevServer {
   emulator: Emulator
   runtime: ChildProcess
+  /** Resolves once every slot of the runtime is polling for invocations. */
+  ready: Promise<void>
   /** Stops the runtime (SIGTERM, drained) and closes the emulator. */
   close(): Promise<void>
 }
@@ -137,24 +139,37 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
     env: {
       ...process.env,
       ...options.env,
-      AWS_LAMBDA_RUNTIME_API: emulator.runtimeApi,
+      // What Lambda sets for the function (name, version, memory, region, concurrency, ...).
+      ...emulator.env,
       LAMBDA_TASK_ROOT: options.cwd ?? process.cwd(),
       _HANDLER: options.handler,
       AWS_LAMBDA_MAX_CONCURRENCY: String(concurrency),
-      AWS_LAMBDA_FUNCTION_NAME: 'lmi-function',
-      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048',
       AWS_LAMBDA_LOG_FORMAT: 'JSON',
     },
   })
+  const exited = once(runtime, 'exit')
+  const ready = new Promise<void>((resolve, reject) => {
+    const onWaiting = (waiting: number) => {
+      if (waiting < concurrency) return
+      emulator.off('waiting', onWaiting)
+      resolve()
+    }
+    emulator.on('waiting', onWaiting)
+    exited.then(([code]) => {
+      emulator.off('waiting', onWaiting)
+      reject(new InvalidConfigurationError(`the runtime exited (code ${code}) before it was ready`))
+    })
+  })
+  // `ready` may be ignored by callers; its rejection is reported through `exit` too.
+  ready.catch(() => {})
   let closing: Promise<void> | undefined
   return {
     emulator,
     runtime,
+    ready,
     close() {
       closing ??= (async () => {
         if (runtime.exitCode === null && runtime.signalCode === null) {
-          const exited = once(runtime, 'exit')
           runtime.kill('SIGTERM')
           await exited
         }
