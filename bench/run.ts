@@ -7,7 +7,7 @@
 // Rounds go over every cell, and within a cell the contenders run back to back (A B C), so a
 // noisy stretch of this shared machine lands on one round of many cells rather than on every
 // round of one cell; medians over rounds then discard it.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, release, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -87,6 +87,11 @@ const emulatorModule =
   flags.emulator ??
   (process.env.LMI_BENCH_EMULATOR || undefined) ??
   join(repoRoot, 'packages', 'runtime', 'src', 'emulator', 'index.ts')
+
+if (!existsSync(emulatorModule)) {
+  log(`the Runtime API emulator ${emulatorModule} does not exist (yet): nothing can be measured`)
+  process.exit(1)
+}
 
 const startedAt = new Date()
 const started = performance.now()
@@ -241,3 +246,5 @@ writeFileSync(
 )
 writeFileSync(join(resultsDir, 'latest.md'), `${text}\n`)
 log(`results: bench/results/latest.json (${elapsedS.toFixed(0)} s)`)
+// A FAIL against the targets is a finding, not a broken bench; nothing measured at all is.
+if (!records.some((r) => r.count > 0)) process.exitCode = 1

@@ -89,10 +89,10 @@ if (!installed) {
 }
 
 // Everything below runs on the Node 24 binary that the `node` package put in node_modules/.bin.
-const env = {
-  ...process.env,
-  PATH: [join(root, 'node_modules', '.bin'), process.env.PATH].join(delimiter),
-}
+// pnpm goes on the PATH too, for the scripts that call `pnpm run` in turn.
+const pathEntries = [join(root, 'node_modules', '.bin')]
+if (pnpm !== 'pnpm') pathEntries.push(dirname(pnpm))
+const env = { ...process.env, PATH: [...pathEntries, process.env.PATH].join(delimiter) }
 must(pnpm, ['run', '--silent', 'build'], { env })
 
 if (task !== undefined) {
