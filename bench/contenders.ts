@@ -8,7 +8,7 @@ export const benchDir: string = dirname(fileURLToPath(import.meta.url))
 export const repoRoot: string = dirname(benchDir)
 export const handlersDir: string = join(benchDir, 'handlers')
 
-export type ContenderName = 'aws' | 'bare' | 'lmi'
+export type ContenderName = 'aws' | 'bare' | 'lmi' | 'lmi-percpu'
 
 /** A command, its arguments, and environment on top of the Lambda one. */
 export type Launch = { command: string; args: string[]; env?: Record<string, string> }
@@ -23,6 +23,7 @@ export type Contender = {
 const awsEntry = join(benchDir, 'node_modules', 'aws-lambda-ric', 'index.mjs')
 const awsAddon = join(benchDir, 'node_modules', 'aws-lambda-ric', 'rapid-client.node')
 const lmiBin = join(repoRoot, 'packages', 'runtime', 'bin', 'lmi-runtime.js')
+const lmiDist = join(repoRoot, 'packages', 'runtime', 'dist', 'cli', 'index.js')
 
 export const contenders: Contender[] = [
   {
@@ -51,17 +52,28 @@ export const contenders: Contender[] = [
   },
   {
     name: 'lmi',
-    description: 'lmi runtime (packages/runtime), from its TypeScript source',
-    resolve() {
-      if (!existsSync(lmiBin)) {
-        return { unavailable: 'packages/runtime/bin/lmi-runtime.js does not exist yet' }
-      }
-      // The source, not dist/: what is measured is always the code in the tree, never a stale
-      // build. Type stripping costs only at load time, not per invocation.
-      return { command: process.execPath, args: ['--conditions=@lmi/source', lmiBin] }
-    },
+    description: 'lmi runtime (packages/runtime), compiled dist/ as published, default workers',
+    resolve: () => resolveLmi(process.env.LMI_BENCH_WORKERS),
+  },
+  {
+    name: 'lmi-percpu',
+    description: 'lmi runtime with one worker thread per CPU (LMI_WORKERS = CPUs)',
+    resolve: () => resolveLmi(String(availableParallelism())),
   },
 ]
+
+function resolveLmi(workers: string | undefined): Launch | { unavailable: string } {
+  if (!existsSync(lmiBin) || !existsSync(lmiDist)) {
+    return { unavailable: 'packages/runtime is not built: run `pnpm build` (or npm run bench)' }
+  }
+  // dist/, as users run it: the TypeScript source would add the type stripper's memory.
+  // `npm run bench` builds first, so dist/ is the code in the tree.
+  return {
+    command: process.execPath,
+    args: [lmiBin],
+    ...(workers === undefined ? {} : { env: { LMI_WORKERS: workers } }),
+  }
+}
 
 /** The environment Lambda Managed Instances gives a runtime, for one benchmark cell. */
 export function lambdaEnv(options: {

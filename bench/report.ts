@@ -247,6 +247,7 @@ export function markdown(options: {
     ['lmi/aws', 'lmi', 'aws'],
     ['lmi/bare', 'lmi', 'bare'],
     ['bare/aws', 'bare', 'aws'],
+    ['lmi-percpu/lmi', 'lmi-percpu', 'lmi'],
   ]
   const present = groups.filter(([, of, to]) =>
     options.ratios.some((r) => r.of === of && r.to === to),

@@ -39,8 +39,8 @@ if (flags.help) {
   --quick                short smoke run: 1 round, a fifth of the invocations
   --rounds R             rounds (default 5, quick 1; env LMI_BENCH_ROUNDS)
   --scale F              multiply invocation counts by F (env LMI_BENCH_SCALE)
-  --contenders a,b       subset of aws,bare,lmi
-  --handlers a,b         subset of trivial,io10
+  --contenders a,b       subset of aws,bare,lmi (default), lmi-percpu (one worker per CPU)
+  --handlers a,b         subset of trivial,io10 (default), cpu2 (CPU-bound, on request)
   --concurrency 1,8,64   concurrency levels
   --emulator <module>    module exporting createEmulator() (env LMI_BENCH_EMULATOR)`)
   process.exit(0)
@@ -50,8 +50,13 @@ function log(line: string): void {
   process.stderr.write(`[bench] ${line}\n`)
 }
 
-function list<T extends string>(value: string | undefined, all: readonly T[], what: string): T[] {
-  if (value === undefined) return [...all]
+function list<T extends string>(
+  value: string | undefined,
+  all: readonly T[],
+  what: string,
+  defaults: readonly T[] = all,
+): T[] {
+  if (value === undefined) return [...defaults]
   const picked = value.split(',').map((v) => v.trim())
   for (const v of picked) {
     if (!all.includes(v as T)) throw new Error(`unknown ${what} "${v}"; expected ${all.join(', ')}`)
@@ -78,8 +83,18 @@ const rounds = Math.round(
 )
 const scale =
   (positive(flags.scale ?? process.env.LMI_BENCH_SCALE, '--scale') ?? 1) * (quick ? 0.2 : 1)
-const picked = list<ContenderName>(flags.contenders, ['aws', 'bare', 'lmi'], 'contender')
-const handlers = list<HandlerName>(flags.handlers, handlerNames, 'handler')
+const picked = list<ContenderName>(
+  flags.contenders,
+  ['aws', 'bare', 'lmi', 'lmi-percpu'],
+  'contender',
+  ['aws', 'bare', 'lmi'],
+)
+const handlers = list<HandlerName>(
+  flags.handlers,
+  Object.keys(handlerInfo) as HandlerName[],
+  'handler',
+  handlerNames,
+)
 const levels = flags.concurrency
   ? flags.concurrency.split(',').map((v) => Math.round(positive(v, '--concurrency')!))
   : concurrencyLevels
@@ -175,6 +190,7 @@ const ratioList = ratios(
     ['lmi', 'aws'],
     ['lmi', 'bare'],
     ['bare', 'aws'],
+    ['lmi-percpu', 'lmi'],
   ],
   handlers,
   levels,

@@ -1,6 +1,6 @@
 // What is measured: handlers × concurrency levels, and how many invocations each cell gets.
 
-export type HandlerName = 'trivial' | 'io10'
+export type HandlerName = 'trivial' | 'io10' | 'cpu2'
 
 export const handlerInfo: Record<HandlerName, { description: string; expectedPayload: string }> = {
   trivial: {
@@ -11,8 +11,13 @@ export const handlerInfo: Record<HandlerName, { description: string; expectedPay
     description: 'awaits a 10 ms timer, returns a small object: overlapping I/O waits',
     expectedPayload: JSON.stringify({ ok: true, waitedMs: 10 }),
   },
+  cpu2: {
+    description: '~2 ms of hashing, no I/O: CPU-bound, for the worker-thread comparison',
+    expectedPayload: JSON.stringify({ ok: true, rounds: 800, first: true }),
+  },
 }
 
+/** The default workloads; `cpu2` runs only when asked for (`--handlers cpu2`). */
 export const handlerNames: HandlerName[] = ['trivial', 'io10']
 export const concurrencyLevels: number[] = [1, 8, 64]
 

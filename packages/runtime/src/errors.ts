@@ -23,11 +23,13 @@ export class LmiError extends Error {
 
   static override [Symbol.hasInstance](value: unknown): boolean {
     // Only LmiError itself checks the brand; subclasses keep the ordinary prototype check.
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the class instanceof was called on
-    if (this === LmiError) {
+    // `this` is the class `instanceof` was called on, which is not always LmiError.
+    // biome-ignore lint/complexity/noThisInStatic: see above
+    const target = this
+    if (target === LmiError) {
       return typeof value === 'object' && value !== null && kLmiError in value
     }
-    return Function.prototype[Symbol.hasInstance].call(LmiError, value)
+    return Function.prototype[Symbol.hasInstance].call(target, value)
   }
 
   get [kLmiError](): true {

@@ -31,12 +31,14 @@ describe('worker threads (LMI_WORKERS)', () => {
     assert.deepEqual(splitSlots(2, 2), [1, 1])
   })
 
-  it('defaults to one worker per whole CPU of the quota, never more than the concurrency', () => {
-    assert.equal(defaultWorkerCount(2, 64), 2)
-    assert.equal(defaultWorkerCount(1.5, 64), 1)
+  it('defaults to one worker per two whole CPUs, at least one, never more than the concurrency', () => {
+    assert.equal(defaultWorkerCount(2, 64), 1)
+    assert.equal(defaultWorkerCount(1, 64), 1)
     assert.equal(defaultWorkerCount(0.5, 64), 1)
-    assert.equal(defaultWorkerCount(8, 4), 4)
-    assert.equal(defaultWorkerCount(4, 1), 1)
+    assert.equal(defaultWorkerCount(4, 64), 2)
+    assert.equal(defaultWorkerCount(5.5, 64), 2)
+    assert.equal(defaultWorkerCount(16, 4), 4)
+    assert.equal(defaultWorkerCount(8, 1), 1)
   })
 
   it('serves invocations from every worker thread within the concurrency limit', async () => {
