@@ -226,7 +226,9 @@ const text = [
     ratios: ratioList,
     verdict: outcome,
     handlers: handlers.map((name) => ({ name, description: handlerInfo[name].description })),
-    contenders: ['aws', 'bare', 'lmi'].filter((c) => cells.some((cell) => cell.contender === c)),
+    contenders: ['aws', 'bare', 'lmi', 'lmi-percpu'].filter((c) =>
+      cells.some((cell) => cell.contender === c),
+    ),
     levels,
     rounds,
   }),

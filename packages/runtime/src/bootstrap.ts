@@ -11,7 +11,14 @@ import { Runtime } from './scheduler/runtime.ts'
 import { runWorkers, type WorkerData, workerCountFromEnv } from './scheduler/workers.ts'
 import { HttpResponseStream, streamifyResponse } from './streaming/streamify.ts'
 
-/** Everything the runtime reads from its environment at start-up. */
+/**
+ * Everything the runtime reads from its environment at start-up.
+ *
+ * @example
+ * ```ts
+ * const { concurrency, handler } = runtimeConfigFromEnv(process.env)
+ * ```
+ */
 export interface RuntimeConfig {
   runtimeApi: string
   taskRoot: string
@@ -70,6 +77,11 @@ export function runtimeConfigFromEnv(env: NodeJS.ProcessEnv, handlerArg?: string
 /**
  * The CPUs this process may use: the cgroup v2 quota (`cpu.max`) when one is set, else the
  * machine's parallelism. Lambda sizes execution environments by vCPU through this quota.
+ *
+ * @example
+ * ```ts
+ * cpuQuota() // 2 on a 2-vCPU execution environment ("200000 100000" in cpu.max)
+ * ```
  */
 export function cpuQuota(): number {
   try {
@@ -84,7 +96,16 @@ export function cpuQuota(): number {
   return availableParallelism()
 }
 
-/** Installs what AWS's runtime puts on `globalThis.awslambda`, so its handlers run unchanged. */
+/**
+ * Installs what AWS's runtime puts on `globalThis.awslambda` (`streamifyResponse`,
+ * `HttpResponseStream`, `InvokeStore`), so handlers written for it run unchanged. Idempotent.
+ *
+ * @example
+ * ```ts
+ * installAwsLambdaGlobal()
+ * const handler = awslambda.streamifyResponse(async (event, stream) => stream.end('ok'))
+ * ```
+ */
 export function installAwsLambdaGlobal(): void {
   installInvokeStore()
   const holder = globalThis as { awslambda?: Record<string, unknown> }

@@ -1,10 +1,21 @@
-const kLmiError = Symbol.for('lmi.error')
+// Brands are registered symbols on the prototypes, so `instanceof` also holds for an error
+// created by another copy of this package (the `@lmi/source` build and `dist` side by side, a
+// bundle with two versions), the way undici brands its errors.
+const kLmiError = Symbol.for('@lmi/runtime/LmiError')
+
+/** True when `value` carries `brand` (set on an error class's prototype). Internal. */
+export function hasBrand(value: unknown, brand: symbol): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[brand] === true
+  )
+}
 
 /**
  * Base class of every error lmi throws or reports. `code` is stable and never reused.
- *
- * The `Symbol.hasInstance` brand keeps `instanceof` true across duplicated copies of the
- * package in one bundle (the way undici's errors do).
+ * `instanceof LmiError` holds across duplicated copies of the package; subclasses keep the
+ * ordinary prototype check unless they declare a brand of their own.
  *
  * @example
  * ```ts
@@ -22,24 +33,19 @@ export class LmiError extends Error {
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
-    // Only LmiError itself checks the brand; subclasses keep the ordinary prototype check.
-    // `this` is the class `instanceof` was called on, which is not always LmiError.
-    // biome-ignore lint/complexity/noThisInStatic: see above
-    const target = this
-    if (target === LmiError) {
-      return typeof value === 'object' && value !== null && kLmiError in value
-    }
-    return Function.prototype[Symbol.hasInstance].call(target, value)
-  }
-
-  get [kLmiError](): true {
-    return true
+    // `this` is the class `instanceof` was called on, not always LmiError: a subclass must keep
+    // the ordinary prototype check, or every LmiError would pass for every subclass.
+    // biome-ignore lint/complexity/noThisInStatic: the receiver is the point here
+    if (this === LmiError) return hasBrand(value, kLmiError)
+    // biome-ignore lint/complexity/noThisInStatic: the receiver is the point here
+    return Function.prototype[Symbol.hasInstance].call(this, value)
   }
 
   toJSON(): { name: string; code: string; message: string } {
     return { name: this.name, code: this.code, message: this.message }
   }
 }
+Object.defineProperty(LmiError.prototype, kLmiError, { value: true })
 
 /**
  * A runtime option or environment variable has a value lmi cannot use.
@@ -201,7 +207,14 @@ export class RuntimeApiFatalError extends LmiError {
   }
 }
 
-/** The body Lambda expects for a function error. */
+/**
+ * The body Lambda expects for a function error.
+ *
+ * @example
+ * ```ts
+ * const body: ErrorResponse = { errorType: 'TypeError', errorMessage: 'x is undefined', stackTrace: [] }
+ * ```
+ */
 export interface ErrorResponse {
   errorType: string
   errorMessage: string
@@ -211,6 +224,13 @@ export interface ErrorResponse {
 /**
  * Turns anything thrown into Lambda's error body. `errorType` is the error's own name (so a
  * Step Functions `Catch` on `ValidationError` matches), never a constant.
+ *
+ * @example
+ * ```ts
+ * class PaymentDeclinedError extends Error {}
+ * toErrorResponse(new PaymentDeclinedError('card declined'))
+ * // => { errorType: 'PaymentDeclinedError', errorMessage: 'card declined', stackTrace: ['at …'] }
+ * ```
  */
 export function toErrorResponse(error: unknown): ErrorResponse {
   if (error instanceof Error) {

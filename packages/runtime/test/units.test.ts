@@ -47,7 +47,7 @@ describe('toErrorResponse', () => {
 
 describe('LmiError', () => {
   it('is recognised across copies of the package by its brand', () => {
-    const foreign = Object.create({ [Symbol.for('lmi.error')]: true })
+    const foreign = Object.create({ [Symbol.for('@lmi/runtime/LmiError')]: true })
     assert.ok(foreign instanceof LmiError)
     assert.ok(new InvalidConfigurationError('x') instanceof LmiError)
     assert.ok(!(new Error('x') instanceof LmiError))

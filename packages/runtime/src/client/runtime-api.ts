@@ -2,14 +2,28 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Client, type Dispatcher } from 'undici'
 import { type ErrorResponse, RuntimeApiFatalError } from '../errors.ts'
 
-/** Lambda's limit for a buffered response payload. */
+/**
+ * Lambda's limit for a buffered response payload (6 MB).
+ *
+ * @example
+ * ```ts
+ * if (body.length > RESPONSE_LIMIT_BYTES) throw new ResponseSizeTooLargeError(body.length, RESPONSE_LIMIT_BYTES)
+ * ```
+ */
 export const RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024
 
 const API_PREFIX = '/2018-06-01/runtime'
 const NEXT_PATH = `${API_PREFIX}/invocation/next`
 const JSON_CONTENT_TYPE = 'application/json'
 
-/** One event handed out by `GET /runtime/invocation/next`, with its headers decoded. */
+/**
+ * One event handed out by `GET /runtime/invocation/next`, with its headers decoded.
+ *
+ * @example
+ * ```ts
+ * const { requestId, deadlineMs, tenantId, body } = await client.next()
+ * ```
+ */
 export interface NextInvocation {
   requestId: string
   deadlineMs: number

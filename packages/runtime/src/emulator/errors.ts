@@ -1,20 +1,13 @@
-// Brands are registered symbols put on the prototypes, so `instanceof` also holds for an error
-// created by another copy of this module (the `@lmi/source` build and `dist` loaded side by side),
-// the way undici brands its errors.
+import { hasBrand, LmiError } from '../errors.ts'
+
+// Per-class brands (registered symbols on the prototypes): `instanceof` holds for an error
+// created by another copy of this module, as for `LmiError`.
 const kEmulatorError = Symbol.for('@lmi/runtime/emulator/EmulatorError')
 const kEmulatorClosedError = Symbol.for('@lmi/runtime/emulator/EmulatorClosedError')
 const kEmulatorArgumentError = Symbol.for('@lmi/runtime/emulator/EmulatorArgumentError')
 
-function hasBrand(value: unknown, brand: symbol): boolean {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    (value as Record<symbol, unknown>)[brand] === true
-  )
-}
-
 /**
- * Base class of the errors the emulator throws or rejects with. `code` is stable and never reused.
+ * Base class of the errors the emulator throws or rejects with; an {@link LmiError}.
  *
  * @example
  * ```ts
@@ -25,22 +18,14 @@ function hasBrand(value: unknown, brand: symbol): boolean {
  * }
  * ```
  */
-export class EmulatorError extends Error {
-  /** Stable machine-readable code, e.g. `LMI_EMULATOR_CLOSED`. */
-  readonly code: string
-
+export class EmulatorError extends LmiError {
   constructor(message: string, code: string, options?: ErrorOptions) {
-    super(message, options)
+    super(message, code, options)
     this.name = 'EmulatorError'
-    this.code = code
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
     return hasBrand(value, kEmulatorError)
-  }
-
-  toJSON(): { name: string; code: string; message: string } {
-    return { name: this.name, code: this.code, message: this.message }
   }
 }
 Object.defineProperty(EmulatorError.prototype, kEmulatorError, { value: true })

@@ -4,9 +4,24 @@ import { pathToFileURL } from 'node:url'
 import { HandlerLoadError } from '../errors.ts'
 import { isStreamingHandler } from '../streaming/streamify.ts'
 
-/** Any function Lambda can call: `(event, context)` async, callback-style, or streaming. */
+/**
+ * Any function Lambda can call: `(event, context)` async, callback-style, or streaming.
+ *
+ * @example
+ * ```ts
+ * const fn: AnyHandler = async (event: unknown) => ({ ok: true })
+ * ```
+ */
 export type AnyHandler = (...args: never[]) => unknown
 
+/**
+ * A handler loaded from `_HANDLER`, classified for the scheduler.
+ *
+ * @example
+ * ```ts
+ * const { fn, streaming } = await loadHandler('/var/task', 'app.handler')
+ * ```
+ */
 export interface LoadedHandler {
   /** The function as exported. */
   fn: AnyHandler
@@ -24,6 +39,11 @@ const EXTENSIONS = ['.js', '.mjs', '.cjs']
  * Splits `_HANDLER` (`path/to/file.export` or `file.nested.export`) into the module path and
  * the export path, as AWS's runtime does: the module name ends at the first dot after the
  * last slash.
+ *
+ * @example
+ * ```ts
+ * parseHandlerName('src/app.handlers.get') // => { modulePath: 'src/app', exportPath: ['handlers', 'get'] }
+ * ```
  */
 export function parseHandlerName(handler: string): { modulePath: string; exportPath: string[] } {
   const slash = handler.lastIndexOf('/')

@@ -1,6 +1,13 @@
 import type { NextInvocation } from '../client/runtime-api.ts'
 
-/** The function's identity, read once from the environment at start-up. */
+/**
+ * The function's identity, read once from the environment at start-up.
+ *
+ * @example
+ * ```ts
+ * const info: FunctionInfo = functionInfoFromEnv(process.env) // { functionName: 'orders', … }
+ * ```
+ */
 export interface FunctionInfo {
   functionName: string
   functionVersion: string
@@ -20,7 +27,14 @@ export function functionInfoFromEnv(env: NodeJS.ProcessEnv = process.env): Funct
   }
 }
 
-/** Mobile SDK client context, when the caller sent one. */
+/**
+ * Mobile SDK client context, when the caller sent one.
+ *
+ * @example
+ * ```ts
+ * const appTitle = context.clientContext?.client?.app_title
+ * ```
+ */
 export interface ClientContext {
   client?: Record<string, unknown>
   custom?: Record<string, unknown>
@@ -28,7 +42,14 @@ export interface ClientContext {
   [key: string]: unknown
 }
 
-/** Cognito identity, when the caller sent one. */
+/**
+ * Cognito identity, when the caller sent one.
+ *
+ * @example
+ * ```ts
+ * const identityId = context.identity?.cognitoIdentityId
+ * ```
+ */
 export interface CognitoIdentity {
   cognitoIdentityId: string
   cognitoIdentityPoolId: string

@@ -7,6 +7,11 @@ import { createLambdaContext, type FunctionInfo, type LambdaContext } from './co
 /**
  * What lmi knows about the invocation that is running the current code. Available from
  * anywhere in the invocation's async tree through {@link getInvocation}.
+ *
+ * @example
+ * ```ts
+ * const { requestId, tenantId, signal, deadlineMs } = getInvocation()
+ * ```
  */
 export interface Invocation {
   readonly requestId: string

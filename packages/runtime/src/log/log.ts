@@ -2,11 +2,43 @@ import { format } from 'node:util'
 import { InvalidConfigurationError } from '../errors.ts'
 import { invocationStorage } from '../invocation/store.ts'
 
-/** Lambda's log levels, lowest first (`AWS_LAMBDA_LOG_LEVEL`). */
+/**
+ * Lambda's log levels, lowest first (`AWS_LAMBDA_LOG_LEVEL`).
+ *
+ * @example
+ * ```ts
+ * LOG_LEVELS.includes('WARN') // true
+ * ```
+ */
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const
+/**
+ * One of {@link LOG_LEVELS}.
+ *
+ * @example
+ * ```ts
+ * const level: LogLevel = 'WARN'
+ * ```
+ */
 export type LogLevel = (typeof LOG_LEVELS)[number]
+
+/**
+ * `AWS_LAMBDA_LOG_FORMAT`.
+ *
+ * @example
+ * ```ts
+ * const format: LogFormat = 'JSON'
+ * ```
+ */
 export type LogFormat = 'JSON' | 'TEXT'
 
+/**
+ * Format and minimum level of the runtime's log.
+ *
+ * @example
+ * ```ts
+ * const settings: LogSettings = logSettingsFromEnv(process.env, true) // { format: 'JSON', level: 'INFO' }
+ * ```
+ */
 export interface LogSettings {
   format: LogFormat
   level: LogLevel
@@ -48,6 +80,13 @@ type Write = (line: string) => void
 /**
  * Writes the runtime's own log lines and the handler's `console.*` output in Lambda's
  * format, each line carrying the current invocation's `requestId` and `tenantId`.
+ *
+ * @example
+ * ```ts
+ * const log = new RuntimeLog({ format: 'JSON', level: 'INFO' })
+ * log.log('WARN', 'cache miss', { code: 'APP_CACHE_MISS' })
+ * // {"timestamp":"…","level":"WARN","requestId":"…","message":"cache miss","code":"APP_CACHE_MISS"}
+ * ```
  */
 export class RuntimeLog {
   readonly #minRank: number

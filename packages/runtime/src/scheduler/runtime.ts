@@ -22,7 +22,14 @@ import { ResponseStream } from '../streaming/response-stream.ts'
 import { HANDLER_HIGHWATERMARK } from '../streaming/streamify.ts'
 import { runShutdownHooks } from './shutdown.ts'
 
-/** Options of {@link Runtime}. */
+/**
+ * Options of {@link Runtime}.
+ *
+ * @example
+ * ```ts
+ * const options: RuntimeOptions = { runtimeApi: '127.0.0.1:9001', handler, concurrency: 16, functionInfo, log }
+ * ```
+ */
 export interface RuntimeOptions {
   /** `host:port` of the Runtime API (`AWS_LAMBDA_RUNTIME_API`). */
   runtimeApi: string
@@ -43,7 +50,14 @@ export interface RuntimeOptions {
   containFaults?: boolean
 }
 
-/** Counters of a running {@link Runtime}. */
+/**
+ * Counters of a running {@link Runtime}.
+ *
+ * @example
+ * ```ts
+ * const { inFlight, peakInFlight, lingering } = runtime.stats()
+ * ```
+ */
 export interface RuntimeStats {
   inFlight: number
   peakInFlight: number

@@ -1,7 +1,14 @@
 import { describe } from '../errors.ts'
 import type { RuntimeLog } from '../log/log.ts'
 
-/** A function run once when the runtime shuts down (SIGTERM/SIGINT), after in-flight work. */
+/**
+ * A function run once when the runtime shuts down (SIGTERM/SIGINT), after in-flight work.
+ *
+ * @example
+ * ```ts
+ * const closePool: ShutdownHook = () => pool.end()
+ * ```
+ */
 export type ShutdownHook = () => unknown
 
 // Process-wide registration, like `process.on('SIGTERM')`: configuration, not request state.

@@ -21,8 +21,8 @@ export interface WorkerData {
  * least one, never more than the concurrency.
  *
  * Measured on 2 vCPUs (bench/README.md): for I/O-bound handlers one event loop serves the
- * Runtime API at the emulator's limit, and a second worker only costs — 35% more peak RSS,
- * 15% more CPU per invocation, 8% less throughput. A CPU-bound handler gains about 25–30%
+ * Runtime API at the machine's limit, and a second worker only costs — 1.57× the peak RSS,
+ * 1.37× the CPU per invocation, 0.88× the throughput. A CPU-bound handler gains 1.44×
  * throughput from a loop per vCPU; set `LMI_WORKERS` to the vCPU count for those. Half the
  * vCPUs leaves the other half to what an I/O-bound function also needs (GC threads, libuv's
  * pool, the network stack).

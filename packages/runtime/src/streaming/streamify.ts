@@ -5,7 +5,14 @@ export const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streamin
 export const HANDLER_HIGHWATERMARK = Symbol.for('aws.lambda.runtime.handler.highWaterMark')
 const STREAM_RESPONSE = 'response'
 
-/** What `awslambda.streamifyResponse` accepts: `(event, responseStream, context)`. */
+/**
+ * What `awslambda.streamifyResponse` accepts: `(event, responseStream, context)`.
+ *
+ * @example
+ * ```ts
+ * const stream: StreamingHandler = async (event, responseStream) => { responseStream.end('ok') }
+ * ```
+ */
 export type StreamingHandler<TEvent = unknown, TContext = unknown> = (
   event: TEvent,
   responseStream: Writable,
@@ -45,7 +52,14 @@ export function isStreamingHandler(fn: unknown): boolean {
   )
 }
 
-/** The HTTP status, headers and cookies that precede an HTTP-integration streamed body. */
+/**
+ * The HTTP status, headers and cookies that precede an HTTP-integration streamed body.
+ *
+ * @example
+ * ```ts
+ * const metadata: HttpResponseMetadata = { statusCode: 200, headers: { 'content-type': 'text/plain' } }
+ * ```
+ */
 export interface HttpResponseMetadata {
   statusCode?: number
   headers?: Record<string, string>
