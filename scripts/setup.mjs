@@ -78,7 +78,26 @@ function fingerprint(files) {
   return hash.digest('hex')
 }
 
+// lmi targets Node 22 and 24 (the Lambda Managed Instances runtimes). Node 24 runs everything;
+// the test task runs the suite on Node 22 too, from a copy kept in .tools/node22.
+const NODE22_VERSION = '22.23.3'
+function ensureNode22() {
+  const binary = join(root, '.tools', 'node22', 'node_modules', 'node', 'bin', 'node')
+  if (existsSync(binary)) return
+  log(`installing Node ${NODE22_VERSION} into .tools/node22/ (for the Node 22 test run)`)
+  must('npm', [
+    'install',
+    '--prefix',
+    join(root, '.tools', 'node22'),
+    '--no-audit',
+    '--no-fund',
+    '--loglevel=error',
+    `node@${NODE22_VERSION}`,
+  ])
+}
+
 const pnpm = findPnpm()
+if (task === 'test') ensureNode22()
 const stampFile = join(root, 'node_modules', '.lmi-setup-stamp')
 const stamp = fingerprint(['pnpm-lock.yaml', 'pnpm-workspace.yaml', 'package.json'])
 const installed = existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp

@@ -179,6 +179,7 @@ export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Pr
     runtimeApi: config.runtimeApi,
     handler,
     concurrency: slots,
+    sequential: config.concurrency === 1,
     functionInfo: config.functionInfo,
     log,
     shutdownTimeoutMs: config.shutdownTimeoutMs,

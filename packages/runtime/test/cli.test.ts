@@ -10,6 +10,7 @@ import { createEmulator } from '../src/emulator/index.ts'
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
 const lmiBin = join(packageDir, 'bin', 'lmi.js')
 const runtimeBin = join(packageDir, 'bin', 'lmi-runtime.js')
+const execWrapper = join(packageDir, 'bin', 'lmi-exec-wrapper')
 
 let child: ChildProcess | undefined
 afterEach(async () => {
@@ -108,6 +109,38 @@ describe('lmi-runtime configuration', () => {
       )
       assert.match(stderr, /AWS_LAMBDA_MAX_CONCURRENCY/)
     } finally {
+      await emulator.close()
+    }
+  })
+})
+
+describe('lmi-exec-wrapper', () => {
+  it("replaces the runtime Lambda passes it and serves invocations with lmi's", async () => {
+    // Prepare: Lambda runs `$AWS_LAMBDA_EXEC_WRAPPER <its runtime> <args>`; the wrapper ignores
+    // them. It runs the compiled runtime (dist/, built by the set-up) with `node` from PATH.
+    const emulator = await createEmulator({ maxConcurrency: 4 })
+    try {
+      child = spawn('/bin/sh', [execWrapper, '/var/runtime/bootstrap', '--ignored'], {
+        env: {
+          PATH: [dirname(process.execPath), process.env.PATH ?? ''].join(':'),
+          AWS_LAMBDA_RUNTIME_API: emulator.runtimeApi,
+          _HANDLER: 'handlers.echo',
+          LAMBDA_TASK_ROOT: join(packageDir, 'test', 'fixtures'),
+          AWS_LAMBDA_MAX_CONCURRENCY: '4',
+          LMI_WORKERS: '1',
+        },
+        stdio: 'ignore',
+      })
+      // Act
+      const result = await emulator.invoke({ via: 'wrapper' }, { tenantId: 'acme' })
+      // Assess
+      assert.equal(result.status, 'success')
+      const body = JSON.parse(result.payload.toString()) as Record<string, unknown>
+      assert.deepEqual(body.event, { via: 'wrapper' })
+      assert.equal(body.tenantId, 'acme')
+    } finally {
+      child?.kill('SIGTERM')
+      if (child !== undefined) await once(child, 'exit')
       await emulator.close()
     }
   })

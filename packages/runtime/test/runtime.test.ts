@@ -46,6 +46,12 @@ describe('scheduling', () => {
     // Assess
     assert.ok(results.every((result) => result.status === 'success'))
     assert.equal(Math.max(...results.map((result) => json(result.payload).maxActive as number)), 1)
+    // Classic Lambda's process-wide trace id, set per invocation as AWS's runtime does.
+    for (const result of results) {
+      const body = json(result.payload)
+      assert.match(String(body.traceEnv), /^Root=/)
+      assert.equal(body.traceEnv, body.traceId)
+    }
     assert.equal(runtime.emulator.stats().peakInFlight, 1)
   })
 

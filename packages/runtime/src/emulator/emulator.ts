@@ -100,6 +100,8 @@ interface Invocation {
   timer: NodeJS.Timeout | undefined
   /** A `/response` or `/error` body is being read: a second one at the same time is refused. */
   answering: boolean
+  /** Event bytes still queued in the `/next` socket, not yet handed to the kernel. */
+  unflushed: boolean
   /** Kept on the invocation so a timeout in mid-stream still reports the bytes sent so far. */
   stream: StreamState | undefined
 }
@@ -511,6 +513,15 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
     }
     res.writeHead(200, headers)
     res.end(invocation.event)
+    // Node 22 marks the response finished once the bytes are queued on the socket; an event
+    // too large for the socket buffers is only out once the socket drains.
+    const socket = res.socket
+    if (socket?.writableNeedDrain) {
+      invocation.unflushed = true
+      socket.once('drain', function eventFlushed() {
+        invocation.unflushed = false
+      })
+    }
     if (this.listenerCount('delivered') > 0) {
       this.emit('delivered', {
         requestId: invocation.requestId,
@@ -531,7 +542,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
     // be lost with the socket.
     if (
       invocation !== undefined &&
-      !res.writableFinished &&
+      (!res.writableFinished || invocation.unflushed) &&
       invocation.phase === 'delivered' &&
       !invocation.answering
     ) {
@@ -540,6 +551,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
   }
 
   #requeue(invocation: Invocation): void {
+    invocation.unflushed = false
     clearTimeout(invocation.timer)
     invocation.timer = undefined
     invocation.phase = 'queued'
@@ -823,6 +835,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
       deliveredAt: undefined,
       timer: undefined,
       answering: false,
+      unflushed: false,
       stream: undefined,
     }
     if (this.#initError !== undefined) {

@@ -46,6 +46,13 @@ export interface RuntimeOptions {
    * drains, then `start()` resolves with {@link Runtime.exitCode} 1.)
    */
   exit?: (code: number) => void
+  /**
+   * Classic one-at-a-time Lambda (`AWS_LAMBDA_MAX_CONCURRENCY` unset or 1): like AWS's runtime,
+   * set `process.env._X_AMZN_TRACE_ID` to each invocation's trace id, for the X-Ray SDK. Never
+   * in concurrent mode, where one process-wide variable would hand every invocation the trace
+   * id of whichever started last. Default: `concurrency === 1`.
+   */
+  sequential?: boolean
   /** Install `uncaughtException` / `unhandledRejection` containment. Default true. */
   containFaults?: boolean
 }
@@ -98,6 +105,7 @@ export class Runtime {
   readonly #handler: LoadedHandler
   readonly #log: RuntimeLog
   readonly #exit: (code: number) => void
+  readonly #sequential: boolean
   readonly #slots: Slot[] = []
   readonly #stats: RuntimeStats = {
     inFlight: 0,
@@ -120,6 +128,7 @@ export class Runtime {
     this.#handler = options.handler
     this.#log = options.log
     this.#exit = options.exit ?? ((code) => process.exit(code))
+    this.#sequential = options.sequential ?? options.concurrency === 1
   }
 
   /** 0, or 1 once an unattributable fault has made the runtime stop. */
@@ -215,6 +224,10 @@ export class Runtime {
       next.deadlineMs - receivedAt,
     )
     let stream: ResponseStream | undefined
+    if (this.#sequential) {
+      if (next.traceId === undefined) delete process.env._X_AMZN_TRACE_ID
+      else process.env._X_AMZN_TRACE_ID = next.traceId
+    }
     try {
       let outcome: Outcome
       let event: unknown
