@@ -6,6 +6,23 @@ export {
   runtimeConfigFromEnv,
 } from './bootstrap.ts'
 export {
+  ChainSealedError,
+  InvalidInvocationError,
+  InvalidMiddlewareError,
+  type LmiHandler,
+  type LmiOptions,
+  lmi,
+} from './chain/chain.ts'
+export type {
+  ChainHandler,
+  HandlerOptions,
+  LmiRequest,
+  Middleware,
+  MiddlewareFn,
+  Transform,
+  transform,
+} from './chain/types.ts'
+export {
   type NextInvocation,
   RESPONSE_LIMIT_BYTES,
   RuntimeApiClient,

@@ -105,6 +105,24 @@ describe('scheduling', () => {
   })
 })
 
+describe('the lmi() chain on the runtime', () => {
+  it('runs in the invocation the runtime bound, with its signal and ids', async () => {
+    const runtime = await start({ handler: 'handlers.chained', concurrency: 8 })
+    const results = await Promise.all(
+      Array.from({ length: 32 }, (_, n) => runtime.emulator.invoke({ n }, { tenantId: `t${n}` })),
+    )
+    results.forEach((result, n) => {
+      assert.deepEqual(json(result.payload), {
+        n,
+        sameContext: true,
+        sameSignal: true,
+        requestId: result.requestId,
+        tenantId: `t${n}`,
+      })
+    })
+  })
+})
+
 describe('invocation store', () => {
   it('gives every interleaved invocation its own request, trace and tenant id in InvokeStore', async () => {
     const runtime = await start({ handler: 'handlers.invokeStore', concurrency: 32 })

@@ -26,6 +26,19 @@ export interface Invocation {
   readonly ended: boolean
 }
 
+/** What an {@link InvocationState} is made from. */
+export interface InvocationInit {
+  requestId: string
+  tenantId: string | undefined
+  traceId: string | undefined
+  /** Omitted: derived from `context.getRemainingTimeInMillis()` when first needed. */
+  deadlineMs?: number | undefined
+  context: LambdaContext
+}
+
+/** The deadline assumed when a context has no `getRemainingTimeInMillis` (Lambda's maximum). */
+const FALLBACK_TIMEOUT_MS = 15 * 60 * 1000
+
 /** The outcome of running the handler, or of whatever ended the invocation first. */
 export type Outcome =
   | { ok: true; value: unknown }
@@ -41,29 +54,109 @@ export class InvocationState implements Invocation {
   readonly requestId: string
   readonly tenantId: string | undefined
   readonly traceId: string | undefined
-  readonly deadlineMs: number
   readonly context: LambdaContext
-  /** The `@aws/lambda-invoke-store` context of this invocation. */
-  readonly invokeStore: Record<PropertyKey, unknown>
+  #deadlineMs: number | undefined
+  #invokeStore: Record<PropertyKey, unknown> | undefined
   #controller: AbortController | undefined
+  #deadlineReason: Error | undefined
+  #selfTimed = false
+  #timer: NodeJS.Timeout | undefined
+  #outcomePromise: Promise<unknown> | undefined
   #outcome: Outcome | undefined
   #settle: ((outcome: Outcome) => void) | undefined
   #handlerSettled = false
 
-  constructor(next: NextInvocation, info: FunctionInfo) {
-    this.requestId = next.requestId
-    this.tenantId = next.tenantId
-    this.traceId = next.traceId
-    this.deadlineMs = next.deadlineMs
-    this.context = createLambdaContext(info, next)
-    const store: Record<PropertyKey, unknown> = { [REQUEST_ID]: next.requestId }
-    if (next.traceId !== undefined) store[X_RAY_TRACE_ID] = next.traceId
-    if (next.tenantId !== undefined) store[TENANT_ID] = next.tenantId
-    this.invokeStore = store
+  constructor(init: InvocationInit) {
+    this.requestId = init.requestId
+    this.tenantId = init.tenantId
+    this.traceId = init.traceId
+    this.#deadlineMs = init.deadlineMs
+    this.context = init.context
+  }
+
+  /**
+   * Epoch ms of the deadline. Given by the Runtime API, or (for the chain on another runtime)
+   * computed from `context.getRemainingTimeInMillis()` the first time it is needed.
+   */
+  get deadlineMs(): number {
+    if (this.#deadlineMs === undefined) {
+      const remaining = this.context.getRemainingTimeInMillis
+      this.#deadlineMs =
+        Date.now() +
+        (typeof remaining === 'function' ? remaining.call(this.context) : FALLBACK_TIMEOUT_MS)
+    }
+    return this.#deadlineMs
+  }
+
+  /** The `@aws/lambda-invoke-store` context of this invocation, built when first read. */
+  get invokeStore(): Record<PropertyKey, unknown> {
+    if (this.#invokeStore === undefined) {
+      const store: Record<PropertyKey, unknown> = { [REQUEST_ID]: this.requestId }
+      if (this.traceId !== undefined) store[X_RAY_TRACE_ID] = this.traceId
+      if (this.tenantId !== undefined) store[TENANT_ID] = this.tenantId
+      this.#invokeStore = store
+    }
+    return this.#invokeStore
+  }
+
+  /** The invocation the Runtime API handed out. */
+  static fromNext(next: NextInvocation, info: FunctionInfo): InvocationState {
+    return new InvocationState({
+      requestId: next.requestId,
+      tenantId: next.tenantId,
+      traceId: next.traceId,
+      deadlineMs: next.deadlineMs,
+      context: createLambdaContext(info, next),
+    })
+  }
+
+  /**
+   * Makes `signal` abort at the deadline by a timer of its own, for invocations no lmi runtime
+   * times out (the chain on AWS's runtime, tests). The timer starts only if the signal is read;
+   * {@link dispose} clears it.
+   */
+  timeItself(): void {
+    this.#selfTimed = true
+  }
+
+  /** Clears the deadline timer of a self-timed invocation. */
+  dispose(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  /**
+   * Clears the deadline timer once `outcome` settles — now if the signal has been read, or
+   * when it is read later — so no timer outlives the invocation. Costs nothing when the
+   * signal is never read.
+   */
+  disposeWhen(outcome: Promise<unknown>): void {
+    this.#outcomePromise = outcome
+    if (this.#timer !== undefined) this.#disposeOnSettle(outcome)
+  }
+
+  #disposeOnSettle(outcome: Promise<unknown>): void {
+    const dispose = () => this.dispose()
+    outcome.then(dispose, dispose)
+  }
+
+  #armDeadline(): void {
+    const delay = Math.max(this.deadlineMs - Date.now(), 0)
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      this.#deadlineReason = new InvocationTimeoutError(this.requestId, delay)
+      this.#controller?.abort(this.#deadlineReason)
+    }, delay)
+    if (this.#outcomePromise !== undefined) this.#disposeOnSettle(this.#outcomePromise)
   }
 
   get signal(): AbortSignal {
-    this.#controller ??= new AbortController()
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      // Asked for only after the deadline passed: born aborted.
+      if (this.#deadlineReason !== undefined) this.#controller.abort(this.#deadlineReason)
+      else if (this.#selfTimed) this.#armDeadline()
+    }
     return this.#controller.signal
   }
 
@@ -119,7 +212,10 @@ export class InvocationState implements Invocation {
   expire(timeoutMs: number): boolean {
     const error = new InvocationTimeoutError(this.requestId, timeoutMs)
     const ended = this.#end({ ok: false, error, timedOut: true })
-    if (ended) this.#controller?.abort(error)
+    if (ended) {
+      this.#deadlineReason = error
+      this.#controller?.abort(error)
+    }
     return ended
   }
 

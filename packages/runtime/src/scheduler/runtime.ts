@@ -212,7 +212,7 @@ export class Runtime {
   }
 
   async #invoke(client: RuntimeApiClient, next: NextInvocation): Promise<void> {
-    const invocation = new InvocationState(next, this.#options.functionInfo)
+    const invocation = InvocationState.fromNext(next, this.#options.functionInfo)
     const stats = this.#stats
     stats.inFlight++
     if (stats.inFlight > stats.peakInFlight) stats.peakInFlight = stats.inFlight

@@ -1,0 +1,39 @@
+// The chain on AWS's own runtime: there, `globalThis.awslambda.InvokeStore` is the package's
+// own store (seeded with request and trace id by AWS's runtime, not the tenant id). This file
+// runs in its own process, so installing that store here leaves the other tests alone.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { InvokeStore, InvokeStoreBase } from '@aws/lambda-invoke-store'
+import { getInvocation, type LambdaContext, lmi } from '../src/index.ts'
+
+const { REQUEST_ID, X_RAY_TRACE_ID } = InvokeStoreBase.PROTECTED_KEYS
+
+describe('lmi() on AWS runtime', () => {
+  it('adds the tenant id to the InvokeStore AWS seeded, and reads its trace id', async () => {
+    // Prepare: what AWS's runtime does around each invocation in LMI mode.
+    const store = await InvokeStore.getInstanceAsync(true)
+    const handler = lmi(async () => ({
+      storeTenant: store.getTenantId(),
+      storeRequest: store.getRequestId(),
+      invocationTrace: getInvocation().traceId,
+      invocationTenant: getInvocation().tenantId,
+    }))
+    const context = {
+      awsRequestId: 'req-aws',
+      tenantId: 'acme',
+      getRemainingTimeInMillis: () => 1000,
+    } as LambdaContext
+    // Act
+    const result = await store.run(
+      { [REQUEST_ID]: 'req-aws', [X_RAY_TRACE_ID]: 'Root=1-abc' },
+      () => handler({}, context),
+    )
+    // Assess
+    assert.deepEqual(result, {
+      storeTenant: 'acme',
+      storeRequest: 'req-aws',
+      invocationTrace: 'Root=1-abc',
+      invocationTenant: 'acme',
+    })
+  })
+})
