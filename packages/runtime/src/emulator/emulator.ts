@@ -598,15 +598,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
 
   #readBufferedResponse(invocation: Invocation, req: IncomingMessage, res: ServerResponse): void {
     const emulator = this
-    readBody(req, LAMBDA_RESPONSE_LIMIT_BYTES, function onResponseBody(body, size, complete) {
-      invocation.answering = false
-      // A request cut before its end changes nothing: the runtime may post again, and the
-      // deadline still ends the invocation if it does not.
-      if (!complete) return
-      if (invocation.phase !== 'delivered') {
-        sendStateError(res, invocation.requestId)
-        return
-      }
+    readAnswer(invocation, req, res, function onResponseBody(body, size) {
       const outcome: Outcome = {
         status: 'success',
         payload: EMPTY,
@@ -620,12 +612,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
         outcome.status = 'error'
         outcome.error = tooLargeError(size, LAMBDA_RESPONSE_LIMIT_BYTES)
         emulator.#end(invocation, outcome)
-        sendError(
-          res,
-          413,
-          'RequestEntityTooLarge',
-          `Exceeded maximum allowed payload size (${LAMBDA_RESPONSE_LIMIT_BYTES} bytes).`,
-        )
+        sendTooLarge(res)
         return
       }
       outcome.payload = body
@@ -733,13 +720,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
     if (invocation === undefined) return
     invocation.answering = true
     const emulator = this
-    readBody(req, LAMBDA_RESPONSE_LIMIT_BYTES, function onErrorBody(body, size, complete) {
-      invocation.answering = false
-      if (!complete) return
-      if (invocation.phase !== 'delivered') {
-        sendStateError(res, invocation.requestId)
-        return
-      }
+    readAnswer(invocation, req, res, function onErrorBody(body, size) {
       const typeHeader = firstHeader(req.headers[IN_ERROR_TYPE])
       const error =
         body === undefined
@@ -755,16 +736,8 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
         streamed: false,
         responseHeaders: flattenHeaders(req.headers),
       })
-      if (body === undefined) {
-        sendError(
-          res,
-          413,
-          'RequestEntityTooLarge',
-          `Exceeded maximum allowed payload size (${LAMBDA_RESPONSE_LIMIT_BYTES} bytes).`,
-        )
-      } else {
-        sendAccepted(res)
-      }
+      if (body === undefined) sendTooLarge(res)
+      else sendAccepted(res)
     })
   }
 
@@ -1021,4 +994,36 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
  */
 export async function createEmulator(options?: EmulatorOptions): Promise<Emulator> {
   return RuntimeApiEmulator.start(resolveOptions(options))
+}
+
+/**
+ * Reads a `/response` or `/error` body (whole, up to the buffered limit) for a delivered
+ * invocation; `onBody` gets `undefined` for a body over the limit.
+ */
+function readAnswer(
+  invocation: Invocation,
+  req: IncomingMessage,
+  res: ServerResponse,
+  onBody: (body: Buffer | undefined, size: number) => void,
+): void {
+  readBody(req, LAMBDA_RESPONSE_LIMIT_BYTES, function onAnswerBody(body, size, complete) {
+    invocation.answering = false
+    // A request cut before its end changes nothing: the runtime may post again, and the
+    // deadline still ends the invocation if it does not.
+    if (!complete) return
+    if (invocation.phase !== 'delivered') {
+      sendStateError(res, invocation.requestId)
+      return
+    }
+    onBody(body, size)
+  })
+}
+
+function sendTooLarge(res: ServerResponse): void {
+  sendError(
+    res,
+    413,
+    'RequestEntityTooLarge',
+    `Exceeded maximum allowed payload size (${LAMBDA_RESPONSE_LIMIT_BYTES} bytes).`,
+  )
 }
