@@ -1,7 +1,12 @@
 import { InvokeStoreBase } from '@aws/lambda-invoke-store'
 import { LmiError } from '../errors.ts'
 import type { LambdaContext } from '../invocation/context.ts'
-import { InvocationState, invocationStorage, LmiInvokeStore } from '../invocation/store.ts'
+import {
+  InvocationState,
+  installInvokeStore,
+  invocationStorage,
+  LmiInvokeStore,
+} from '../invocation/store.ts'
 import type {
   AnyTransform,
   ChainHandler,
@@ -188,6 +193,10 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
   ) {
     throw new InvalidMiddlewareError('lmi(handler, { internal }): internal must be an object')
   }
+  // Code that scopes its state through `globalThis.awslambda.InvokeStore` (Powertools, the AWS
+  // SDK) needs one; AWS's runtime and lmi's install theirs before the handler loads. Anywhere
+  // else (unit tests, other hosts) lmi's takes that place.
+  ensureInvokeStore()
   const chain: Chain = {
     befores: [],
     afters: [],
@@ -296,6 +305,11 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
     return lambdaHandler
   }
   return lambdaHandler
+}
+
+function ensureInvokeStore(): void {
+  const holder = globalThis as { awslambda?: { InvokeStore?: unknown } }
+  if (holder.awslambda?.InvokeStore === undefined) installInvokeStore()
 }
 
 function invocationFromContext(
