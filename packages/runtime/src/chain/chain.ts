@@ -226,7 +226,6 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
     const awsStore = foreignInvokeStore()
     const invocation = invocationFromContext(context, current, awsStore)
     invocation.timeItself()
-    const run = () => runChain(chain, invocation, event, context, true)
     if (
       awsStore !== undefined &&
       invocation.tenantId !== undefined &&
@@ -234,10 +233,10 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
     ) {
       // AWS's runtime seeds request and trace id only: add the tenant id for the SDK and Powertools.
       return awsStore.run({ ...awsStore.getContext(), [TENANT_ID]: invocation.tenantId }, () =>
-        invocationStorage.run(invocation, run),
+        invocationStorage.run(invocation, runChain, chain, invocation, event, context, true),
       )
     }
-    return invocationStorage.run(invocation, run)
+    return invocationStorage.run(invocation, runChain, chain, invocation, event, context, true)
   } as LmiHandler<TEvent, TResult, TEvent, TResult, TContext>
 
   const guard = (method: string) => {
