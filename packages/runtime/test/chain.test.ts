@@ -179,6 +179,38 @@ describe('lmi() follows @middy/core 7.9 semantics', () => {
     })
   })
 
+  it('gives async hooks the same semantics (early response, onError, order)', async () => {
+    const asyncRecorder = (trace: Trace, name: string, returns: Record<string, unknown> = {}) => ({
+      before: async () => {
+        trace.push(`${name}.before`)
+        return returns.before
+      },
+      after: async (request: LmiRequest) => {
+        trace.push(`${name}.after:${JSON.stringify(request.response)}`)
+        return returns.after
+      },
+      onError: async (request: LmiRequest) => {
+        trace.push(`${name}.onError:${(request.error as Error).message}`)
+        return returns.onError
+      },
+    })
+    for (const failing of [false, true]) {
+      const { middy: expected, lmi: actual } = await both((build, trace) => {
+        const handler = build(async () => {
+          trace.push('handler')
+          if (failing) throw new Error('async failure')
+          return 'done'
+        })
+          .use(asyncRecorder(trace, 'outer'))
+          .use(asyncRecorder(trace, 'errors', { onError: 'recovered' }))
+          .use(asyncRecorder(trace, 'inner'))
+        // Twice: the second invocation runs on lmi's all-async path.
+        return { run: async () => [await handler({}, context), await handler({}, context)] }
+      })
+      assert.deepEqual(actual, expected)
+    }
+  })
+
   it('errors in before and after hooks go through onError too', async () => {
     for (const phase of ['before', 'after'] as const) {
       const { middy: expected, lmi: actual } = await both((build, trace) => {
