@@ -71,7 +71,14 @@ export class InvalidInvocationError extends LmiError {
   }
 }
 
-/** Options of {@link lmi}. */
+/**
+ * Options of {@link lmi}.
+ *
+ * @example
+ * ```ts
+ * export const handler = lmi(inner, { internal: { region: process.env.AWS_REGION } })
+ * ```
+ */
 export interface LmiOptions {
   /** Copied into every request's `internal` (middy's `internal` plugin option). */
   internal?: Record<string, unknown>

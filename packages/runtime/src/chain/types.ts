@@ -94,7 +94,14 @@ export interface Middleware<
   readonly [transform]?: T
 }
 
-/** The `{ signal }` third argument of the handler. */
+/**
+ * The `{ signal }` third argument of the handler.
+ *
+ * @example
+ * ```ts
+ * lmi(async (event, context, { signal }: HandlerOptions) => fetch(url, { signal }))
+ * ```
+ */
 export interface HandlerOptions {
   /** Aborts at the invocation's deadline. */
   readonly signal: AbortSignal
