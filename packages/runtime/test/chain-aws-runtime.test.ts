@@ -36,4 +36,31 @@ describe('lmi() on AWS runtime', () => {
       invocationTenant: 'acme',
     })
   })
+
+  it('rides on the InvokeStore context of each invocation: 20 interleaved, no bleed', async () => {
+    const store = await InvokeStore.getInstanceAsync(true)
+    const size = 20
+    let arrived = 0
+    const all = Promise.withResolvers<void>()
+    const handler = lmi(async (event: { n: number }) => {
+      const before = getInvocation().requestId
+      if (++arrived === size) all.resolve()
+      await all.promise
+      await new Promise((resolve) => setImmediate(resolve))
+      return { n: event.n, before, after: getInvocation().requestId }
+    })
+    const results = await Promise.all(
+      Array.from({ length: size }, (_, n) =>
+        store.run({ [REQUEST_ID]: `req-${n}` }, () =>
+          handler({ n }, {
+            awsRequestId: `req-${n}`,
+            getRemainingTimeInMillis: () => 1000,
+          } as LambdaContext),
+        ),
+      ),
+    )
+    results.forEach((result, n) => {
+      assert.deepEqual(result, { n, before: `req-${n}`, after: `req-${n}` })
+    })
+  })
 })

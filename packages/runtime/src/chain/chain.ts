@@ -2,9 +2,11 @@ import { InvokeStoreBase } from '@aws/lambda-invoke-store'
 import { LmiError } from '../errors.ts'
 import type { LambdaContext } from '../invocation/context.ts'
 import {
+  currentInvocation,
   InvocationState,
   installInvokeStore,
   invocationStorage,
+  kInvocation,
   LmiInvokeStore,
 } from '../invocation/store.ts'
 import type {
@@ -225,25 +227,30 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
         ),
       )
     }
-    const current = invocationStorage.getStore()
-    // On lmi's runtime the invocation's context is already bound: reuse it.
+    const current = currentInvocation()
+    // On lmi's runtime (or inside another chain) the invocation's context is already bound.
     if (current !== undefined && current.context === context) {
       return runChain(chain, current, event, context, false)
     }
     const awsStore = foreignInvokeStore()
     const invocation = invocationFromContext(context, current, awsStore)
     invocation.timeItself()
-    if (
-      awsStore !== undefined &&
-      invocation.tenantId !== undefined &&
-      awsStore.getTenantId() === undefined
-    ) {
-      // AWS's runtime seeds request and trace id only: add the tenant id for the SDK and Powertools.
-      return awsStore.run({ ...awsStore.getContext(), [TENANT_ID]: invocation.tenantId }, () =>
-        invocationStorage.run(invocation, runChain, chain, invocation, event, context, true),
-      )
+    if (awsStore === undefined) {
+      return invocationStorage.run(invocation, runChain, chain, invocation, event, context, true)
     }
-    return invocationStorage.run(invocation, runChain, chain, invocation, event, context, true)
+    // On AWS's runtime: ride on the context it opened for this invocation.
+    const awsContext = awsStore.getContext() as Record<PropertyKey, unknown>
+    if (invocation.tenantId !== undefined && awsStore.getTenantId() === undefined) {
+      // AWS's runtime seeds request and trace id only: add the tenant id for the SDK and Powertools.
+      const withTenant = {
+        ...awsContext,
+        [TENANT_ID]: invocation.tenantId,
+        [kInvocation]: invocation,
+      }
+      return awsStore.run(withTenant, () => runChain(chain, invocation, event, context, true))
+    }
+    awsContext[kInvocation] = invocation
+    return runChain(chain, invocation, event, context, true)
   } as LmiHandler<TEvent, TResult, TEvent, TResult, TContext>
 
   const guard = (method: string) => {
@@ -507,16 +514,6 @@ function runChain(
   return outcome
 }
 
-/** One phase of {@link runChainAsync}: true when a hook ended it. */
-async function hooksAsync(hooks: Hook[], request: LmiRequest): Promise<boolean> {
-  for (let index = 0; index < hooks.length; index++) {
-    let result = (hooks[index] as Hook)(request)
-    if (result instanceof Promise) result = await result
-    if (endsPhase(request, result)) return true
-  }
-  return false
-}
-
 /**
  * The chain as one async function, for chains whose hooks return promises: there one `await`
  * per hook is the least any chain can do.
@@ -527,7 +524,18 @@ async function runChainAsync(
   invocation: InvocationState,
 ): Promise<unknown> {
   try {
-    if (chain.befores.length === 0 || !(await hooksAsync(chain.befores, request))) {
+    // The hook loops are inline, not helper calls: each async helper would add a promise per phase.
+    const befores = chain.befores
+    let ended = false
+    for (let index = 0; index < befores.length; index++) {
+      let result = (befores[index] as Hook)(request)
+      if (result instanceof Promise) result = await result
+      if (endsPhase(request, result)) {
+        ended = true
+        break
+      }
+    }
+    if (!ended) {
       let response = chain.handler(
         request.event,
         request.context as LambdaContext,
@@ -535,7 +543,12 @@ async function runChainAsync(
       )
       if (response instanceof Promise) response = await response
       request.response = response
-      if (chain.afters.length > 0) await hooksAsync(chain.afters, request)
+      const afters = chain.afters
+      for (let index = 0; index < afters.length; index++) {
+        let result = (afters[index] as Hook)(request)
+        if (result instanceof Promise) result = await result
+        if (endsPhase(request, result)) break
+      }
     }
     return request.response
   } catch (error) {

@@ -239,6 +239,26 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 export const invocationStorage = new AsyncLocalStorage<InvocationState>()
 
 /**
+ * Where the chain keeps its invocation in AWS's runtime's InvokeStore context: that runtime
+ * already opens one AsyncLocalStorage context per invocation, and a second of lmi's own would
+ * cost a context copy per invocation for nothing.
+ */
+export const kInvocation: unique symbol = Symbol.for('@lmi/runtime/invocation')
+
+interface ForeignStore {
+  get(key: symbol): unknown
+}
+
+/** The invocation running the current code: lmi's own context, else AWS's InvokeStore's. */
+export function currentInvocation(): InvocationState | undefined {
+  const own = invocationStorage.getStore()
+  if (own !== undefined) return own
+  const store = (globalThis as { awslambda?: { InvokeStore?: unknown } }).awslambda?.InvokeStore
+  if (store === undefined || store instanceof LmiInvokeStore) return undefined
+  return (store as ForeignStore).get?.(kInvocation) as InvocationState | undefined
+}
+
+/**
  * Thrown by {@link getInvocation} outside an invocation (at init, or in work that was not
  * started by one).
  *
@@ -267,7 +287,7 @@ export class NoInvocationError extends LmiError {
  * ```
  */
 export function tryGetInvocation(): Invocation | undefined {
-  return invocationStorage.getStore()
+  return currentInvocation()
 }
 
 /**
@@ -283,7 +303,7 @@ export function tryGetInvocation(): Invocation | undefined {
  * ```
  */
 export function getInvocation(): Invocation {
-  const invocation = invocationStorage.getStore()
+  const invocation = currentInvocation()
   if (invocation === undefined) throw new NoInvocationError()
   return invocation
 }
