@@ -8,6 +8,7 @@ import { type FunctionInfo, functionInfoFromEnv } from './invocation/context.ts'
 import { installInvokeStore } from './invocation/store.ts'
 import { type LogSettings, logSettingsFromEnv, RuntimeLog } from './log/log.ts'
 import { Runtime } from './scheduler/runtime.ts'
+import { onStopSignals } from './scheduler/shutdown.ts'
 import { runWorkers, type WorkerData, workerCountFromEnv } from './scheduler/workers.ts'
 import { HttpResponseStream, streamifyResponse } from './streaming/streamify.ts'
 
@@ -191,15 +192,9 @@ export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Pr
     await runtime.start()
     return runtime.exitCode
   }
-  const onSignal = (signal: NodeJS.Signals) => {
-    log.log('INFO', `${signal} received: draining in-flight invocations`, { code: 'LMI_SHUTDOWN' })
-    void runtime.stop()
-  }
-  process.once('SIGTERM', onSignal)
-  process.once('SIGINT', onSignal)
+  const removeStopSignals = onStopSignals(log, () => runtime.stop())
   await runtime.start()
-  process.off('SIGTERM', onSignal)
-  process.off('SIGINT', onSignal)
+  removeStopSignals()
   return runtime.exitCode
 }
 

@@ -2,12 +2,12 @@ import { InvokeStoreBase } from '@aws/lambda-invoke-store'
 import { LmiError } from '../errors.ts'
 import type { LambdaContext } from '../invocation/context.ts'
 import {
-  currentInvocation,
+  ensureInvokeStore,
+  type ForeignInvokeStore,
+  foreignInvokeStore,
   InvocationState,
-  installInvokeStore,
   invocationStorage,
   kInvocation,
-  LmiInvokeStore,
 } from '../invocation/store.ts'
 import type {
   AnyTransform,
@@ -202,9 +202,8 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
   ) {
     throw new InvalidMiddlewareError('lmi(handler, { internal }): internal must be an object')
   }
-  // Code that scopes its state through `globalThis.awslambda.InvokeStore` (Powertools, the AWS
-  // SDK) needs one; AWS's runtime and lmi's install theirs before the handler loads. Anywhere
-  // else (unit tests, other hosts) lmi's takes that place.
+  // AWS's runtime and lmi's install their InvokeStore before the handler loads; anywhere else
+  // (unit tests, other hosts) lmi's takes that place.
   ensureInvokeStore()
   const chain: Chain = {
     befores: [],
@@ -227,27 +226,32 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
         ),
       )
     }
-    const current = currentInvocation()
+    const own = invocationStorage.getStore()
     // On lmi's runtime (or inside another chain) the invocation's context is already bound.
-    if (current !== undefined && current.context === context) {
-      return runChain(chain, current, event, context, false)
+    if (own !== undefined && own.context === context) {
+      return runChain(chain, own, event, context, false)
     }
-    const awsStore = foreignInvokeStore()
-    const invocation = invocationFromContext(context, current, awsStore)
+    // AWS's runtime (its InvokeStore has a context) opened one for this invocation.
+    const store = foreignInvokeStore()
+    const awsContext = store?.getContext()
+    const outer = own ?? (awsContext?.[kInvocation] as InvocationState | undefined)
+    if (outer !== undefined && outer.context === context) {
+      return runChain(chain, outer, event, context, false)
+    }
+    const invocation = invocationFromContext(context, outer, awsContext && store)
     invocation.timeItself()
-    if (awsStore === undefined) {
+    if (store === undefined || awsContext === undefined) {
       return invocationStorage.run(invocation, runChain, chain, invocation, event, context, true)
     }
-    // On AWS's runtime: ride on the context it opened for this invocation.
-    const awsContext = awsStore.getContext() as Record<PropertyKey, unknown>
-    if (invocation.tenantId !== undefined && awsStore.getTenantId() === undefined) {
+    // The chain rides on AWS's context rather than opening a second one of its own.
+    if (invocation.tenantId !== undefined && store.getTenantId() === undefined) {
       // AWS's runtime seeds request and trace id only: add the tenant id for the SDK and Powertools.
       const withTenant = {
         ...awsContext,
         [TENANT_ID]: invocation.tenantId,
         [kInvocation]: invocation,
       }
-      return awsStore.run(withTenant, () => runChain(chain, invocation, event, context, true))
+      return store.run(withTenant, () => runChain(chain, invocation, event, context, true))
     }
     awsContext[kInvocation] = invocation
     return runChain(chain, invocation, event, context, true)
@@ -320,11 +324,6 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
   return lambdaHandler
 }
 
-function ensureInvokeStore(): void {
-  const holder = globalThis as { awslambda?: { InvokeStore?: unknown } }
-  if (holder.awslambda?.InvokeStore === undefined) installInvokeStore()
-}
-
 function invocationFromContext(
   context: LambdaContext,
   outer: InvocationState | undefined,
@@ -344,25 +343,6 @@ function invocationFromContext(
       process.env._X_AMZN_TRACE_ID,
     context,
   })
-}
-
-interface ForeignInvokeStore {
-  getRequestId(): string
-  getXRayTraceId(): string | undefined
-  getTenantId(): string | undefined
-  getContext(): Record<PropertyKey, unknown> | undefined
-  run<T>(context: Record<PropertyKey, unknown>, fn: () => T): T
-}
-
-/** AWS's runtime's InvokeStore, when the chain runs there (lmi's own needs no help). */
-function foreignInvokeStore(): ForeignInvokeStore | undefined {
-  const store = (globalThis as { awslambda?: { InvokeStore?: unknown } }).awslambda?.InvokeStore
-  if (store === undefined || store === null || store instanceof LmiInvokeStore) return undefined
-  const candidate = store as Partial<ForeignInvokeStore>
-  if (typeof candidate.run !== 'function' || typeof candidate.getContext !== 'function')
-    return undefined
-  if (candidate.getContext() === undefined) return undefined
-  return store as ForeignInvokeStore
 }
 
 /**

@@ -245,17 +245,35 @@ export const invocationStorage = new AsyncLocalStorage<InvocationState>()
  */
 export const kInvocation: unique symbol = Symbol.for('@lmi/runtime/invocation')
 
-interface ForeignStore {
-  get(key: symbol): unknown
+/** The part of AWS's runtime's InvokeStore (the package's own) that lmi uses. */
+export interface ForeignInvokeStore {
+  getRequestId(): string
+  getXRayTraceId(): string | undefined
+  getTenantId(): string | undefined
+  getContext(): Record<PropertyKey, unknown> | undefined
+  run<T>(context: Record<PropertyKey, unknown>, fn: () => T): T
+}
+
+function globalInvokeStore(): unknown {
+  return (globalThis as { awslambda?: { InvokeStore?: unknown } }).awslambda?.InvokeStore
+}
+
+/** The InvokeStore on `globalThis.awslambda` when it is not lmi's (AWS's runtime's). */
+export function foreignInvokeStore(): ForeignInvokeStore | undefined {
+  const store = globalInvokeStore()
+  if (store === undefined || store === null || store instanceof LmiInvokeStore) return undefined
+  const candidate = store as Partial<ForeignInvokeStore>
+  if (typeof candidate.run !== 'function' || typeof candidate.getContext !== 'function') {
+    return undefined
+  }
+  return store as ForeignInvokeStore
 }
 
 /** The invocation running the current code: lmi's own context, else AWS's InvokeStore's. */
 export function currentInvocation(): InvocationState | undefined {
   const own = invocationStorage.getStore()
   if (own !== undefined) return own
-  const store = (globalThis as { awslambda?: { InvokeStore?: unknown } }).awslambda?.InvokeStore
-  if (store === undefined || store instanceof LmiInvokeStore) return undefined
-  return (store as ForeignStore).get?.(kInvocation) as InvocationState | undefined
+  return foreignInvokeStore()?.getContext()?.[kInvocation] as InvocationState | undefined
 }
 
 /**
@@ -362,4 +380,12 @@ export function installInvokeStore(): LmiInvokeStore {
   const store = new LmiInvokeStore()
   holder.awslambda.InvokeStore = store
   return store
+}
+
+/**
+ * Installs lmi's InvokeStore only where no runtime installed one: code that scopes its state
+ * through `globalThis.awslambda.InvokeStore` (Powertools, the AWS SDK) needs one everywhere.
+ */
+export function ensureInvokeStore(): void {
+  if (globalInvokeStore() === undefined) installInvokeStore()
 }

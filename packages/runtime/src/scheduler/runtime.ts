@@ -107,8 +107,7 @@ export class Runtime {
   readonly #exit: (code: number) => void
   readonly #sequential: boolean
   readonly #slots: Slot[] = []
-  readonly #stats: RuntimeStats = {
-    inFlight: 0,
+  readonly #stats: Omit<RuntimeStats, 'inFlight'> = {
     peakInFlight: 0,
     succeeded: 0,
     failed: 0,
@@ -137,7 +136,7 @@ export class Runtime {
   }
 
   stats(): RuntimeStats {
-    return { ...this.#stats }
+    return { ...this.#stats, inFlight: this.#inFlight.size }
   }
 
   /** Starts polling; resolves once the runtime has stopped (see {@link stop}). */
@@ -214,9 +213,8 @@ export class Runtime {
   async #invoke(client: RuntimeApiClient, next: NextInvocation): Promise<void> {
     const invocation = InvocationState.fromNext(next, this.#options.functionInfo)
     const stats = this.#stats
-    stats.inFlight++
-    if (stats.inFlight > stats.peakInFlight) stats.peakInFlight = stats.inFlight
     this.#inFlight.add(invocation)
+    if (this.#inFlight.size > stats.peakInFlight) stats.peakInFlight = this.#inFlight.size
     const receivedAt = Date.now()
     // Lambda timeouts are whole seconds; the time left at receipt is a little less than that.
     const timer = setTimeout(
@@ -238,7 +236,6 @@ export class Runtime {
       }
       if (this.#handler.streaming) stream = this.#createStream(next.requestId)
       outcome ??= await invocation.run(this.#call(event, invocation, stream), this.#onLateSettle)
-      clearTimeout(timer)
       if (outcome.ok) stats.succeeded++
       else if (outcome.timedOut) stats.timedOut++
       else stats.failed++
@@ -249,7 +246,6 @@ export class Runtime {
     } finally {
       clearTimeout(timer)
       this.#inFlight.delete(invocation)
-      stats.inFlight--
     }
   }
 

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads'
 import { RuntimeApiClient } from '../client/runtime-api.ts'
 import { type ErrorResponse, InvalidConfigurationError } from '../errors.ts'
 import type { RuntimeLog } from '../log/log.ts'
+import { onStopSignals } from './shutdown.ts'
 
 /** Messages a worker sends to the main thread. */
 export type WorkerMessage = { type: 'init-error'; error: ErrorResponse } | { type: 'ready' }
@@ -101,12 +102,7 @@ export async function runWorkers(options: {
       log.log('FATAL', `Worker thread failed: ${String(error)}`, { code: 'LMI_WORKER_FAILED' })
     })
   }
-  const onSignal = (signal: NodeJS.Signals) => {
-    log.log('INFO', `${signal} received: draining in-flight invocations`, { code: 'LMI_SHUTDOWN' })
-    stopAll()
-  }
-  process.once('SIGTERM', onSignal)
-  process.once('SIGINT', onSignal)
+  const removeStopSignals = onStopSignals(log, stopAll)
   await Promise.all(
     threads.map(async (thread) => {
       const [code] = (await once(thread, 'exit')) as [number]
@@ -116,8 +112,7 @@ export async function runWorkers(options: {
       }
     }),
   )
-  process.off('SIGTERM', onSignal)
-  process.off('SIGINT', onSignal)
+  removeStopSignals()
   // The process exits right after: the init error must have reached the Runtime API first.
   await initReport
   return exitCode
