@@ -53,9 +53,13 @@ export type {
   LambdaContext,
 } from './invocation/context.ts'
 export {
+  bindTenantId,
   getInvocation,
   type Invocation,
+  type InvocationEndMessage,
+  invocationEndChannel,
   NoInvocationError,
+  TenantConflictError,
   tryGetInvocation,
 } from './invocation/store.ts'
 export {

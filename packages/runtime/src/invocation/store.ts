@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
+import diagnosticsChannel from 'node:diagnostics_channel'
 import { InvokeStoreBase } from '@aws/lambda-invoke-store'
 import type { NextInvocation } from '../client/runtime-api.ts'
 import { InvocationTimeoutError, LmiError } from '../errors.ts'
@@ -46,13 +47,42 @@ export type Outcome =
 
 const { REQUEST_ID, X_RAY_TRACE_ID, TENANT_ID } = InvokeStoreBase.PROTECTED_KEYS
 
+/** What {@link invocationEndChannel} publishes when an invocation ends. */
+export interface InvocationEndMessage {
+  readonly invocation: Invocation
+  /** False when the invocation failed or timed out. */
+  readonly ok: boolean
+  /** Why it failed (`undefined` when `ok`). */
+  readonly error: unknown
+  readonly timedOut: boolean
+}
+
+/**
+ * The `diagnostics_channel` named `lmi:invocation:end`: published once per invocation when it
+ * is answered — success, error, fault or timeout — by lmi's runtime, and by the chain where
+ * it owns the invocation (AWS's runtime). Subscribe by name, so every copy of `@lmi/runtime`
+ * in a bundle reaches the same subscribers. A subscriber must not throw (Node reports a
+ * subscriber's exception as uncaught) and must not block: the response is not yet posted.
+ *
+ * @example
+ * ```ts
+ * import diagnosticsChannel from 'node:diagnostics_channel'
+ * diagnosticsChannel.subscribe('lmi:invocation:end', (message) => {
+ *   const { invocation, ok, timedOut } = message as InvocationEndMessage
+ *   if (timedOut) metrics.count('timeouts', { tenant: invocation.tenantId })
+ * })
+ * ```
+ */
+export const invocationEndChannel: diagnosticsChannel.Channel =
+  diagnosticsChannel.channel('lmi:invocation:end')
+
 /**
  * One invocation's state. The `AbortController` behind `signal` is created only if someone
  * asks for the signal: most handlers never do, and it is the costliest part of the record.
  */
 export class InvocationState implements Invocation {
   readonly requestId: string
-  readonly tenantId: string | undefined
+  #tenantId: string | undefined
   readonly traceId: string | undefined
   readonly context: LambdaContext
   #deadlineMs: number | undefined
@@ -68,7 +98,7 @@ export class InvocationState implements Invocation {
 
   constructor(init: InvocationInit) {
     this.requestId = init.requestId
-    this.tenantId = init.tenantId
+    this.#tenantId = init.tenantId
     this.traceId = init.traceId
     this.#deadlineMs = init.deadlineMs
     this.context = init.context
@@ -86,6 +116,20 @@ export class InvocationState implements Invocation {
         (typeof remaining === 'function' ? remaining.call(this.context) : FALLBACK_TIMEOUT_MS)
     }
     return this.#deadlineMs
+  }
+
+  get tenantId(): string | undefined {
+    return this.#tenantId
+  }
+
+  /**
+   * Sets the tenant id of an invocation Lambda gave none (see {@link bindTenantId}); the
+   * InvokeStore context and the Lambda context follow.
+   */
+  setTenantId(tenantId: string): void {
+    this.#tenantId = tenantId
+    if (this.#invokeStore !== undefined) this.#invokeStore[TENANT_ID] = tenantId
+    this.context.tenantId = tenantId
   }
 
   /** The `@aws/lambda-invoke-store` context of this invocation, built when first read. */
@@ -133,6 +177,13 @@ export class InvocationState implements Invocation {
   disposeWhen(outcome: Promise<unknown>): void {
     this.#outcomePromise = outcome
     if (this.#timer !== undefined) this.#disposeOnSettle(outcome)
+    // Nobody else ends an invocation the chain owns; only worth a reaction if someone listens.
+    if (invocationEndChannel.hasSubscribers) {
+      outcome.then(
+        (value) => this.#end({ ok: true, value }),
+        (error) => this.#end({ ok: false, error, timedOut: false }),
+      )
+    }
   }
 
   #disposeOnSettle(outcome: Promise<unknown>): void {
@@ -223,6 +274,14 @@ export class InvocationState implements Invocation {
     if (this.#outcome !== undefined) return false
     this.#outcome = outcome
     this.#settle?.(outcome)
+    if (invocationEndChannel.hasSubscribers) {
+      invocationEndChannel.publish({
+        invocation: this,
+        ok: outcome.ok,
+        error: outcome.ok ? undefined : outcome.error,
+        timedOut: !outcome.ok && outcome.timedOut,
+      } satisfies InvocationEndMessage)
+    }
     return true
   }
 }
@@ -324,6 +383,64 @@ export function getInvocation(): Invocation {
   const invocation = currentInvocation()
   if (invocation === undefined) throw new NoInvocationError()
   return invocation
+}
+
+/**
+ * Thrown by {@link bindTenantId} when the invocation already has another tenant id — the one
+ * Lambda's tenant isolation mode gave it, or one bound before. A tenant id is never replaced:
+ * an event claiming another tenant than the platform's must not win.
+ *
+ * @example
+ * ```ts
+ * // invoked with tenant id 'acme'
+ * bindTenantId('globex') // => TenantConflictError
+ * ```
+ */
+export class TenantConflictError extends LmiError {
+  readonly requestId: string
+  constructor(requestId: string, current: string, attempted: string) {
+    super(
+      `Invocation ${requestId} already has tenant id ${JSON.stringify(current)}; refusing to rebind it to ${JSON.stringify(attempted)}`,
+      'LMI_TENANT_CONFLICT',
+    )
+    this.name = 'TenantConflictError'
+    this.requestId = requestId
+  }
+}
+
+/**
+ * Binds a tenant id to the current invocation — for functions that learn the tenant from the
+ * event rather than from Lambda's tenant isolation mode. From then on `getInvocation().tenantId`,
+ * `context.tenantId`, `@aws/lambda-invoke-store`'s `getTenantId()` (the AWS SDK, Powertools)
+ * and the `@lmi/context` logger give it, in this invocation only. Binding the id it already has
+ * is a no-op; another id throws {@link TenantConflictError}; outside an invocation throws
+ * {@link NoInvocationError}. `@lmi/tenant` calls this for you.
+ *
+ * @example
+ * ```ts
+ * import { bindTenantId } from '@lmi/runtime'
+ * bindTenantId(event.requestContext.authorizer.claims['custom:tenant'])
+ * ```
+ */
+export function bindTenantId(tenantId: string): void {
+  const invocation = currentInvocation()
+  const store = foreignInvokeStore()
+  const awsContext = store?.getContext()
+  if (invocation === undefined && awsContext === undefined) throw new NoInvocationError()
+  const current =
+    invocation?.tenantId ?? (awsContext?.[TENANT_ID] as string | undefined) ?? undefined
+  if (current !== undefined) {
+    if (current === tenantId) return
+    throw new TenantConflictError(
+      invocation?.requestId ?? String(awsContext?.[REQUEST_ID]),
+      current,
+      tenantId,
+    )
+  }
+  invocation?.setTenantId(tenantId)
+  // AWS's runtime's context for this invocation (AWS's InvokeStore refuses `set` on protected
+  // keys; the context object is this invocation's own, so writing it there is safe).
+  if (awsContext !== undefined) awsContext[TENANT_ID] = tenantId
 }
 
 /**

@@ -1,0 +1,18 @@
+export {
+  NoTmpScopeError,
+  TmpEscapeError,
+  type TmpEscapeReason,
+  TmpQuotaExceededError,
+  TmpScopeEndedError,
+  TmpScopeError,
+} from './errors.ts'
+export {
+  getTmp,
+  getTmpDir,
+  type TmpScopeMiddleware,
+  type TmpScopeOptions,
+  tmpPath,
+  tmpScope,
+} from './middleware.ts'
+export { sweepTmpLeftovers } from './owner.ts'
+export type { TmpDir } from './tmp-dir.ts'
