@@ -8,7 +8,14 @@ export const benchDir: string = dirname(fileURLToPath(import.meta.url))
 export const repoRoot: string = dirname(benchDir)
 export const handlersDir: string = join(benchDir, 'handlers')
 
-export type ContenderName = 'aws' | 'bare' | 'lmi' | 'lmi-percpu'
+export type ContenderName =
+  | 'aws'
+  | 'bare'
+  | 'lmi'
+  | 'lmi-percpu'
+  | 'lmi-detect-off'
+  | 'lmi-detect-warn'
+  | 'lmi-detect-throw'
 
 /** A command, its arguments, and environment on top of the Lambda one. */
 export type Launch = { command: string; args: string[]; env?: Record<string, string> }
@@ -60,7 +67,24 @@ export const contenders: Contender[] = [
     description: 'lmi runtime with one worker thread per CPU (LMI_WORKERS = CPUs)',
     resolve: () => resolveLmi(String(availableParallelism())),
   },
+  // The shared-state detectors' cost (on request): LMI_SHARED_STATE installs every detector
+  // process-wide, as `lmi check` and an lmi() chain do.
+  ...(['off', 'warn', 'throw'] as const).map(
+    (mode): Contender => ({
+      name: `lmi-detect-${mode}`,
+      description: `lmi runtime with LMI_SHARED_STATE=${mode}`,
+      resolve: () => withEnv(resolveLmi(process.env.LMI_BENCH_WORKERS), { LMI_SHARED_STATE: mode }),
+    }),
+  ),
 ]
+
+function withEnv(
+  launch: Launch | { unavailable: string },
+  env: Record<string, string>,
+): Launch | { unavailable: string } {
+  if ('unavailable' in launch) return launch
+  return { ...launch, env: { ...launch.env, ...env } }
+}
 
 function resolveLmi(workers: string | undefined): Launch | { unavailable: string } {
   if (!existsSync(lmiBin) || !existsSync(lmiDist)) {

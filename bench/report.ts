@@ -248,6 +248,9 @@ export function markdown(options: {
     ['lmi/bare', 'lmi', 'bare'],
     ['bare/aws', 'bare', 'aws'],
     ['lmi-percpu/lmi', 'lmi-percpu', 'lmi'],
+    ['detect-off/lmi', 'lmi-detect-off', 'lmi'],
+    ['detect-warn/lmi', 'lmi-detect-warn', 'lmi'],
+    ['detect-throw/lmi', 'lmi-detect-throw', 'lmi'],
   ]
   const present = groups.filter(([, of, to]) =>
     options.ratios.some((r) => r.of === of && r.to === to),

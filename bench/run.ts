@@ -39,7 +39,8 @@ if (flags.help) {
   --quick                short smoke run: 1 round, a fifth of the invocations
   --rounds R             rounds (default 5, quick 1; env LMI_BENCH_ROUNDS)
   --scale F              multiply invocation counts by F (env LMI_BENCH_SCALE)
-  --contenders a,b       subset of aws,bare,lmi (default), lmi-percpu (one worker per CPU)
+  --contenders a,b       subset of aws,bare,lmi (default), lmi-percpu (one worker per CPU),
+                         lmi-detect-off|warn|throw (LMI_SHARED_STATE: the detectors' cost)
   --handlers a,b         subset of trivial,io10 (default), cpu2 (CPU-bound, on request)
   --concurrency 1,8,64   concurrency levels
   --emulator <module>    module exporting createEmulator() (env LMI_BENCH_EMULATOR)`)
@@ -85,7 +86,7 @@ const scale =
   (positive(flags.scale ?? process.env.LMI_BENCH_SCALE, '--scale') ?? 1) * (quick ? 0.2 : 1)
 const picked = list<ContenderName>(
   flags.contenders,
-  ['aws', 'bare', 'lmi', 'lmi-percpu'],
+  ['aws', 'bare', 'lmi', 'lmi-percpu', 'lmi-detect-off', 'lmi-detect-warn', 'lmi-detect-throw'],
   'contender',
   ['aws', 'bare', 'lmi'],
 )
@@ -191,6 +192,9 @@ const ratioList = ratios(
     ['lmi', 'bare'],
     ['bare', 'aws'],
     ['lmi-percpu', 'lmi'],
+    ['lmi-detect-off', 'lmi'],
+    ['lmi-detect-warn', 'lmi'],
+    ['lmi-detect-throw', 'lmi'],
   ],
   handlers,
   levels,
@@ -226,9 +230,17 @@ const text = [
     ratios: ratioList,
     verdict: outcome,
     handlers: handlers.map((name) => ({ name, description: handlerInfo[name].description })),
-    contenders: ['aws', 'bare', 'lmi', 'lmi-percpu'].filter((c) =>
-      cells.some((cell) => cell.contender === c),
-    ),
+    contenders: (
+      [
+        'aws',
+        'bare',
+        'lmi',
+        'lmi-percpu',
+        'lmi-detect-off',
+        'lmi-detect-warn',
+        'lmi-detect-throw',
+      ] as const
+    ).filter((c) => cells.some((cell) => cell.contender === c)),
     levels,
     rounds,
   }),

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { RuntimeApiClient } from './client/runtime-api.ts'
+import { installDetectors } from './detect/detectors.ts'
+import { type SharedStateMode, setFindingSink, sharedStateModeFromEnv } from './detect/findings.ts'
 import { describe, InvalidConfigurationError, toErrorResponse } from './errors.ts'
 import { loadHandler } from './handler/load.ts'
 import { type FunctionInfo, functionInfoFromEnv } from './invocation/context.ts'
@@ -29,6 +31,8 @@ export interface RuntimeConfig {
   functionInfo: FunctionInfo
   log: LogSettings
   shutdownTimeoutMs: number
+  /** `LMI_SHARED_STATE`: the shared-state detectors' mode; `undefined` when unset. */
+  sharedState: SharedStateMode | undefined
 }
 
 function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -72,6 +76,7 @@ export function runtimeConfigFromEnv(env: NodeJS.ProcessEnv, handlerArg?: string
     functionInfo: functionInfoFromEnv(env),
     log: logSettingsFromEnv(env, concurrency > 1),
     shutdownTimeoutMs: positiveInteger(env, 'LMI_SHUTDOWN_TIMEOUT_MS', 10_000),
+    sharedState: sharedStateModeFromEnv(env),
   }
 }
 
@@ -162,6 +167,11 @@ export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Pr
   }
   installAwsLambdaGlobal()
   log.patchConsole()
+  // Findings go to the runtime's log, whoever installs the detectors (this, or an lmi() chain).
+  setFindingSink(function logFinding({ message, ...fields }) {
+    log.log('WARN', message, withoutUndefined(fields))
+  })
+  if (config.sharedState !== undefined) installDetectors(config.sharedState)
   let handler: Awaited<ReturnType<typeof loadHandler>>
   try {
     handler = await loadHandler(config.taskRoot, config.handler)
@@ -207,4 +217,10 @@ async function reportInitError(runtimeApi: string, error: unknown): Promise<void
   } finally {
     await client.close()
   }
+}
+
+function withoutUndefined(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined) out[key] = value
+  return out
 }

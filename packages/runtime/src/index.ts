@@ -7,6 +7,7 @@ export {
 } from './bootstrap.ts'
 export {
   ChainSealedError,
+  DEFAULT_SHARED_STATE_MODE,
   InvalidInvocationError,
   InvalidMiddlewareError,
   type LmiHandler,
@@ -27,6 +28,14 @@ export {
   RESPONSE_LIMIT_BYTES,
   RuntimeApiClient,
 } from './client/runtime-api.ts'
+export {
+  FINDING_CODES,
+  type Finding,
+  type FindingCode,
+  findingChannel,
+  SharedStateError,
+  type SharedStateMode,
+} from './detect/findings.ts'
 export {
   type ErrorResponse,
   HandlerLoadError,

@@ -1,4 +1,6 @@
 import { InvokeStoreBase } from '@aws/lambda-invoke-store'
+import { escapedWorkError, installDetectors } from '../detect/detectors.ts'
+import { detectorMode, type SharedStateMode, sharedStateModeFromEnv } from '../detect/findings.ts'
 import { LmiError } from '../errors.ts'
 import type { LambdaContext } from '../invocation/context.ts'
 import {
@@ -84,7 +86,25 @@ export class InvalidInvocationError extends LmiError {
 export interface LmiOptions {
   /** Copied into every request's `internal` (middy's `internal` plugin option). */
   internal?: Record<string, unknown>
+  /**
+   * The shared-state detectors' mode: `off`, `warn` (coded warnings) or `throw` (the offending
+   * invocation fails with `SharedStateError`). `LMI_SHARED_STATE` overrides it; default
+   * {@link DEFAULT_SHARED_STATE_MODE}. The detectors are process-wide: the strictest mode any
+   * chain (or the runtime) asks for applies.
+   */
+  sharedState?: SharedStateMode
 }
+
+/**
+ * The shared-state detectors' mode when neither `LMI_SHARED_STATE` nor the `sharedState`
+ * option says otherwise.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_SHARED_STATE_MODE // 'warn'
+ * ```
+ */
+export const DEFAULT_SHARED_STATE_MODE: SharedStateMode = 'warn'
 
 /**
  * The handler `lmi()` returns: an ordinary Lambda handler `(event, context) => Promise`, plus
@@ -202,6 +222,13 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
   ) {
     throw new InvalidMiddlewareError('lmi(handler, { internal }): internal must be an object')
   }
+  const sharedState = options?.sharedState
+  if (sharedState !== undefined && !['off', 'warn', 'throw'].includes(sharedState)) {
+    throw new InvalidMiddlewareError(
+      `lmi(handler, { sharedState }): expected off, warn or throw, got ${String(sharedState)}`,
+    )
+  }
+  installDetectors(sharedStateModeFromEnv() ?? sharedState ?? DEFAULT_SHARED_STATE_MODE)
   // AWS's runtime and lmi's install their InvokeStore before the handler loads; anywhere else
   // (unit tests, other hosts) lmi's takes that place.
   ensureInvokeStore()
@@ -473,6 +500,7 @@ function runChain(
   let outcome: Promise<unknown>
   if (chain.asyncHooks) {
     outcome = runChainAsync(chain, request, invocation)
+    if (detectorMode() === 'throw') outcome = outcome.then(failOnEscapedWork(invocation))
     if (ownsInvocation) invocation.disposeWhen(outcome)
     return outcome
   }
@@ -489,9 +517,19 @@ function runChain(
   } catch (error) {
     outcome = handleError(chain, request, error)
   }
+  // In throw mode, work the invocation leaves running fails it (before anyone sees it end).
+  if (detectorMode() === 'throw') outcome = outcome.then(failOnEscapedWork(invocation))
   // A self-timed invocation whose signal is read holds a deadline timer: clear it at the end.
   if (ownsInvocation) invocation.disposeWhen(outcome)
   return outcome
+}
+
+function failOnEscapedWork(invocation: InvocationState): (value: unknown) => unknown {
+  return function checkEscapedWork(value) {
+    const error = escapedWorkError(invocation)
+    if (error !== undefined) throw error
+    return value
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Client, type Dispatcher } from 'undici'
+import { rawSetImmediate } from '../detect/raw-timers.ts'
 import { type ErrorResponse, RuntimeApiFatalError } from '../errors.ts'
 
 /**
@@ -187,7 +188,7 @@ export class RuntimeApiClient {
    */
   async stopPolling(reason: Error): Promise<void> {
     this.#stopReason = reason
-    await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => rawSetImmediate(resolve))
     const pending = this.#pendingNext
     if (pending === undefined || pending.responding) return
     pending.stopReason = reason

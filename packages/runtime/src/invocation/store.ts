@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { InvokeStoreBase } from '@aws/lambda-invoke-store'
 import type { NextInvocation } from '../client/runtime-api.ts'
+import { rawClearTimeout, rawSetTimeout } from '../detect/raw-timers.ts'
 import { InvocationTimeoutError, LmiError } from '../errors.ts'
 import { createLambdaContext, type FunctionInfo, type LambdaContext } from './context.ts'
 
@@ -165,7 +166,7 @@ export class InvocationState implements Invocation {
 
   /** Clears the deadline timer of a self-timed invocation. */
   dispose(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    if (this.#timer !== undefined) rawClearTimeout(this.#timer)
     this.#timer = undefined
   }
 
@@ -193,7 +194,7 @@ export class InvocationState implements Invocation {
 
   #armDeadline(): void {
     const delay = Math.max(this.deadlineMs - Date.now(), 0)
-    this.#timer = setTimeout(() => {
+    this.#timer = rawSetTimeout(() => {
       this.#timer = undefined
       this.#deadlineReason = new InvocationTimeoutError(this.requestId, delay)
       this.#controller?.abort(this.#deadlineReason)

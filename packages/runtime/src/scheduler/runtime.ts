@@ -4,6 +4,7 @@ import {
   RESPONSE_LIMIT_BYTES,
   RuntimeApiClient,
 } from '../client/runtime-api.ts'
+import { rawClearTimeout, rawSetTimeout } from '../detect/raw-timers.ts'
 import {
   describe,
   LmiError,
@@ -172,10 +173,10 @@ export class Runtime {
     const drained = Promise.all(this.#slots.map((slot) => slot.loop)).then(() => true)
     let timer: NodeJS.Timeout | undefined
     const timedOut = new Promise<false>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs, false)
+      timer = rawSetTimeout(resolve, timeoutMs, false)
     })
     const clean = await Promise.race([drained, timedOut])
-    clearTimeout(timer)
+    rawClearTimeout(timer)
     if (!clean) {
       this.#log.log('WARN', 'Shutdown deadline reached with invocations still running', {
         code: 'LMI_SHUTDOWN_TIMEOUT',
@@ -217,7 +218,7 @@ export class Runtime {
     if (this.#inFlight.size > stats.peakInFlight) stats.peakInFlight = this.#inFlight.size
     const receivedAt = Date.now()
     // Lambda timeouts are whole seconds; the time left at receipt is a little less than that.
-    const timer = setTimeout(
+    const timer = rawSetTimeout(
       () => invocation.expire(Math.max(1, Math.ceil((next.deadlineMs - receivedAt) / 1000)) * 1000),
       next.deadlineMs - receivedAt,
     )
@@ -244,7 +245,7 @@ export class Runtime {
     } catch (error) {
       this.#onReportFailure(invocation, error)
     } finally {
-      clearTimeout(timer)
+      rawClearTimeout(timer)
       this.#inFlight.delete(invocation)
     }
   }
