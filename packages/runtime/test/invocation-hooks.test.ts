@@ -69,7 +69,7 @@ describe('bindTenantId', () => {
 })
 
 describe('invocationEndChannel', () => {
-  it('publishes once per invocation the chain owns, with its outcome', async () => {
+  it('publishes once per watched invocation the chain owns, with its outcome, and nothing for the others', async () => {
     const messages: InvocationEndMessage[] = []
     const onEnd = (message: unknown) => {
       messages.push(message as InvocationEndMessage)
@@ -78,13 +78,15 @@ describe('invocationEndChannel', () => {
     try {
       assert.equal(invocationEndChannel.name, 'lmi:invocation:end')
       const failure = new Error('boom')
-      const handler = lmi(async (event: { fail: boolean }) => {
+      const handler = lmi(async (event: { fail: boolean; watch: boolean }) => {
+        if (event.watch) getInvocation().watchEnd()
         if (event.fail) throw failure
         return 'ok'
       })
 
-      await handler({ fail: false }, context('req-ok'))
-      await assert.rejects(handler({ fail: true }, context('req-failed')), failure)
+      await handler({ fail: false, watch: true }, context('req-ok'))
+      await assert.rejects(handler({ fail: true, watch: true }, context('req-failed')), failure)
+      await handler({ fail: false, watch: false }, context('req-unwatched'))
       await Promise.resolve() // the end is published from the outcome's own reaction
     } finally {
       diagnosticsChannel.unsubscribe('lmi:invocation:end', onEnd)

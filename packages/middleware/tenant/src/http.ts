@@ -1,5 +1,4 @@
-import diagnosticsChannel from 'node:diagnostics_channel'
-import { InvalidConfigurationError, invocationEndChannel, tryGetInvocation } from '@lmi/runtime'
+import { InvalidConfigurationError, tryGetInvocation } from '@lmi/runtime'
 import { type Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
 import { tryGetTenantId } from './current.ts'
 
@@ -55,22 +54,13 @@ const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
 
 type OriginTest = (origin: unknown) => boolean
 
-let trackingEnds = false
-
-function noteInvocationEnd(): void {
-  // Nothing to do: a subscriber on `lmi:invocation:end` is what makes the `lmi()` chain record
-  // when the invocations it owns end, so `invocation.ended` is true for work that outlives one.
-}
-
-function trackInvocationEnds(): void {
-  if (trackingEnds) return
-  trackingEnds = true
-  diagnosticsChannel.subscribe(invocationEndChannel.name, noteInvocationEnd)
-}
-
 /** The tenant id to send from the current async context: none at init or once it ended. */
 function outgoingTenantId(): string | undefined {
-  if (tryGetInvocation()?.ended === true) return undefined
+  const invocation = tryGetInvocation()
+  if (invocation?.ended === true) return undefined
+  // Have its end recorded, so work that outlives it sends nothing (lmi's runtime always does;
+  // the lmi() chain on AWS's runtime only for invocations someone watches).
+  invocation?.watchEnd()
   const tenantId = tryGetTenantId()
   return tenantId !== undefined && HEADER_SAFE.test(tenantId) ? tenantId : undefined
 }
@@ -253,7 +243,6 @@ function createTenantHeader(options: TenantHeaderOptions | undefined, where: str
   const keep = callerHeader === 'keep'
   const allowed = compileOrigins(origins, where)
   let active = true
-  trackInvocationEnds()
 
   function intercept(
     dispatch: Dispatcher.Dispatch,
@@ -298,7 +287,6 @@ function createTenantHeader(options: TenantHeaderOptions | undefined, where: str
  * The caller's headers object is never mutated.
  *
  * For `dispatcher.compose(...)`; {@link installTenantHeader} puts it on the global dispatcher.
- * Create it at init: invocations that started before it existed are not known to have ended.
  *
  * @example
  * ```ts

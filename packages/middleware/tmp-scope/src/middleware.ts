@@ -217,10 +217,16 @@ export function tmpScope(options?: TmpScopeOptions): TmpScopeMiddleware {
       const requestId =
         invocation?.requestId ??
         (typeof context.awsRequestId === 'string' ? context.awsRequestId : randomUUID())
-      const tmp = new InvocationTmpDir(config, requestId, () => {
-        const tenantId = invocation?.tenantId ?? context.tenantId
-        return typeof tenantId === 'string' && tenantId !== '' ? tenantId : undefined
-      })
+      const tmp = new InvocationTmpDir(
+        config,
+        requestId,
+        () => {
+          const tenantId = invocation?.tenantId ?? context.tenantId
+          return typeof tenantId === 'string' && tenantId !== '' ? tenantId : undefined
+        },
+        // A directory exists: its removal needs the invocation's end (free until then).
+        invocation === undefined ? undefined : () => invocation.watchEnd(),
+      )
       ;(request.context as { tmp?: TmpDir }).tmp = tmp
       if (invocation !== undefined) {
         ;(invocation as unknown as Holder)[kCurrent] = tmp

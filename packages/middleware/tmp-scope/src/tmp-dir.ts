@@ -63,10 +63,18 @@ export class InvocationTmpDir implements TmpDir {
   // Bytes of writeFile() calls not yet on disk, counted against the quota.
   #inFlightBytes = 0
 
-  constructor(config: TmpConfig, requestId: string, tenantId: () => string | undefined) {
+  readonly #onCreate: (() => void) | undefined
+
+  constructor(
+    config: TmpConfig,
+    requestId: string,
+    tenantId: () => string | undefined,
+    onCreate?: () => void,
+  ) {
     this.#config = config
     this.#requestId = requestId
     this.#tenantId = tenantId
+    this.#onCreate = onCreate
   }
 
   get created(): boolean {
@@ -85,6 +93,7 @@ export class InvocationTmpDir implements TmpDir {
       makeDir(dir)
       this.#realDir = realpathSync.native(dir)
       this.#dir = dir
+      this.#onCreate?.()
     }
     return this.#dir
   }

@@ -26,10 +26,14 @@ interface LiveWork {
   /** Outgoing requests not yet finished. */
   requests: Map<object, { subject: string; origin: Error }> | undefined
 }
-type Holder = { [kLive]?: LiveWork; ended?: boolean; requestId?: string }
+type Holder = { [kLive]?: LiveWork; ended?: boolean; requestId?: string; watchEnd?: () => void }
 
 function liveOf(holder: Holder): LiveWork {
-  holder[kLive] ??= { timers: undefined, requests: undefined }
+  if (holder[kLive] === undefined) {
+    holder[kLive] = { timers: undefined, requests: undefined }
+    // Its end is when escaped work shows: have it published.
+    holder.watchEnd?.()
+  }
   return holder[kLive]
 }
 

@@ -24,8 +24,18 @@ export interface Invocation {
   readonly context: LambdaContext
   /** Aborts at the deadline, with an `InvocationTimeoutError` as its reason. */
   readonly signal: AbortSignal
-  /** True once the invocation has been answered (success, error or timeout). */
+  /**
+   * True once the invocation has been answered (success, error or timeout). Under the chain
+   * on AWS's runtime it is kept only for invocations whose end is watched ({@link watchEnd}).
+   */
   readonly ended: boolean
+  /**
+   * Asks for this invocation's end to be recorded (`ended`) and published on
+   * `lmi:invocation:end`. lmi's runtime does both for every invocation; the chain, where it
+   * owns the invocation (AWS's runtime), only once asked: invocations nobody watches then cost
+   * nothing. Idempotent.
+   */
+  watchEnd(): void
 }
 
 /** What an {@link InvocationState} is made from. */
@@ -60,8 +70,9 @@ export interface InvocationEndMessage {
 
 /**
  * The `diagnostics_channel` named `lmi:invocation:end`: published once per invocation when it
- * is answered — success, error, fault or timeout — by lmi's runtime, and by the chain where
- * it owns the invocation (AWS's runtime). Subscribe by name, so every copy of `@lmi/runtime`
+ * is answered — success, error, fault or timeout — by lmi's runtime for every invocation, and
+ * by the chain where it owns the invocation (AWS's runtime) for those whose end was asked for
+ * with `invocation.watchEnd()`. Subscribe by name, so every copy of `@lmi/runtime`
  * in a bundle reaches the same subscribers. A subscriber must not throw (Node reports a
  * subscriber's exception as uncaught) and must not block: the response is not yet posted.
  *
@@ -96,6 +107,7 @@ export class InvocationState implements Invocation {
   #outcome: Outcome | undefined
   #settle: ((outcome: Outcome) => void) | undefined
   #handlerSettled = false
+  #endWatched = false
 
   constructor(init: InvocationInit) {
     this.requestId = init.requestId
@@ -178,13 +190,22 @@ export class InvocationState implements Invocation {
   disposeWhen(outcome: Promise<unknown>): void {
     this.#outcomePromise = outcome
     if (this.#timer !== undefined) this.#disposeOnSettle(outcome)
-    // Nobody else ends an invocation the chain owns; only worth a reaction if someone listens.
-    if (invocationEndChannel.hasSubscribers) {
-      outcome.then(
-        (value) => this.#end({ ok: true, value }),
-        (error) => this.#end({ ok: false, error, timedOut: false }),
-      )
-    }
+    if (this.#endWatched) this.#endOnSettle(outcome)
+  }
+
+  watchEnd(): void {
+    if (this.#endWatched) return
+    this.#endWatched = true
+    // Nobody else ends an invocation the chain owns: its outcome does.
+    const outcome = this.#outcomePromise
+    if (outcome !== undefined && this.#outcome === undefined) this.#endOnSettle(outcome)
+  }
+
+  #endOnSettle(outcome: Promise<unknown>): void {
+    outcome.then(
+      (value) => this.#end({ ok: true, value }),
+      (error) => this.#end({ ok: false, error, timedOut: false }),
+    )
   }
 
   #disposeOnSettle(outcome: Promise<unknown>): void {
