@@ -36,6 +36,7 @@ export {
   SharedStateError,
   type SharedStateMode,
 } from './detect/findings.ts'
+export { shared } from './detect/shared.ts'
 export {
   type ErrorResponse,
   HandlerLoadError,

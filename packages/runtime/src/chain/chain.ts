@@ -267,6 +267,9 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
     }
     const invocation = invocationFromContext(context, outer, awsContext && store)
     invocation.timeItself()
+    // With detectors on, the end must be recorded before the caller resumes: an invocation
+    // started right after would otherwise see this one's shared() writes as still running.
+    if (detectorMode() !== 'off') invocation.watchEnd()
     if (store === undefined || awsContext === undefined) {
       return invocationStorage.run(invocation, runChain, chain, invocation, event, context, true)
     }
