@@ -142,6 +142,7 @@ export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Pr
     }
     return 1
   }
+  exitWhenLogsClose()
   const log = new RuntimeLog(config.log)
   let slots = config.concurrency
   if (isMainThread) {
@@ -223,4 +224,17 @@ function withoutUndefined(fields: Record<string, unknown>): Record<string, unkno
   const out: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(fields)) if (value !== undefined) out[key] = value
   return out
+}
+
+/**
+ * A closed stdout or stderr (EPIPE: whoever read the logs is gone — a parent `lmi dev` or
+ * `lmi check` that died) ends the process. Left alone, the write error becomes an uncaught
+ * exception whose report is another write to the same closed pipe, in a loop.
+ */
+function exitWhenLogsClose(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', function onLogStreamError(error: NodeJS.ErrnoException) {
+      if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') process.exit(1)
+    })
+  }
 }

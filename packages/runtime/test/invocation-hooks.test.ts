@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { describe, it } from 'node:test'
+import { setDetectorMode } from '../src/detect/findings.ts'
 import {
   bindTenantId,
   getInvocation,
@@ -83,6 +84,8 @@ describe('invocationEndChannel', () => {
         if (event.fail) throw failure
         return 'ok'
       })
+      // With the shared-state detectors on (lmi() turns them on), the chain watches every end.
+      setDetectorMode('off')
 
       await handler({ fail: false, watch: true }, context('req-ok'))
       await assert.rejects(handler({ fail: true, watch: true }, context('req-failed')), failure)
@@ -90,6 +93,7 @@ describe('invocationEndChannel', () => {
       await Promise.resolve() // the end is published from the outcome's own reaction
     } finally {
       diagnosticsChannel.unsubscribe('lmi:invocation:end', onEnd)
+      setDetectorMode('warn')
     }
 
     assert.deepEqual(

@@ -391,6 +391,18 @@ describe('streaming', () => {
 })
 
 describe('logs', () => {
+  it('exits, rather than spinning, when whoever reads its logs is gone (EPIPE)', async () => {
+    const runtime = await start({ handler: 'handlers.logs', concurrency: 2 })
+    runtime.child.stdout?.destroy() // the reading end of its stdout pipe closes
+
+    const answer = runtime.emulator.invoke({ n: 1 }).catch((error: unknown) => error) // logs into the closed pipe
+    const { code } = await runtime.exited
+    await runtime.stop() // the emulator gives up on the invocation its runtime took down
+    await answer
+
+    assert.equal(code, 1)
+  })
+
   it('writes console output as JSON lines with the request and tenant ids, honouring the level', async () => {
     const runtime = await start({
       handler: 'handlers.logs',

@@ -6,6 +6,45 @@ import { parseArgs } from 'node:util'
 import { bootstrap } from '../bootstrap.ts'
 import { createEmulator, type Emulator } from '../emulator/index.ts'
 import { describe, InvalidConfigurationError } from '../errors.ts'
+import type { CheckOptions, CheckResult } from './check/types.ts'
+
+// The check's own modules load only when a check runs: this module is also the entry of
+// `lmi-runtime`, whose cold start must not pay for them.
+export {
+  CheckError,
+  CheckEventsError,
+  CheckHandlerError,
+  CheckUsageError,
+} from './check/errors.ts'
+export { formatReport, toJsonReport } from './check/report.ts'
+export type {
+  CheckFinding,
+  CheckOptions,
+  CheckProgress,
+  CheckResult,
+  DifferenceExample,
+  ResponseDifference,
+} from './check/types.ts'
+
+/**
+ * Runs `lmi check` programmatically: the handler on lmi's runtime with every shared-state
+ * detector on, each event alone then all of them concurrently, and resolves with the findings
+ * (never prints). Rejects with a {@link CheckError} subclass when it cannot check. See
+ * `src/cli/check/index.ts` for the method and {@link CheckOptions} for the options.
+ *
+ * @example
+ * ```ts
+ * import { formatReport, runCheck } from '@lmi/runtime/cli'
+ *
+ * const result = await runCheck({ handler: 'src/app.handler', events: 'test/events.json', rounds: 2 })
+ * console.log(formatReport(result))
+ * process.exitCode = result.findings.length === 0 ? 0 : 1
+ * ```
+ */
+export async function runCheck(options: CheckOptions): Promise<CheckResult> {
+  const check = await import('./check/index.ts')
+  return check.runCheck(options)
+}
 
 const RUNTIME_BIN = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -20,6 +59,10 @@ const HELP = `lmi — Lambda Managed Instances tooling
 Usage:
   lmi runtime [file.export]        Run lmi's Lambda runtime (same environment as AWS's Node runtime)
   lmi dev <file.export> [options]  Run a handler locally: Runtime API emulator + lmi runtime
+  lmi check <file.export> --events <file.json|dir> [options]
+                                   Find state a handler shares between concurrent invocations:
+                                   every detector on, and each event's response alone compared
+                                   with its responses under concurrency (lmi check --help)
   lmi help                         Show this help
 
 lmi dev options:
@@ -27,6 +70,15 @@ lmi dev options:
   --port, -p P          port of the emulator, default 9000 (0 picks a free one)
   --timeout, -t S       function timeout in seconds, default 30
   --env KEY=VALUE       extra environment for the handler (repeatable)
+
+lmi check options (see \`lmi check --help\`):
+  --events, -e PATH     JSON array of events, or a directory of .json event files (required)
+  --concurrency, -c N   invocations in flight at once, default min(64, 4 x events)
+  --rounds, -r R        concurrent rounds, default 3
+  --seed S              seed of the shuffled orders, default random (reported)
+  --timeout, -t S       timeout of each invocation in seconds, default 10
+  --json                result as JSON on stdout
+  Exit status: 0 no findings, 1 findings, 2 bad arguments, events or handler.
 
 Invoke a handler run by \`lmi dev\`:
   curl -XPOST http://127.0.0.1:9000/2015-03-31/functions/function/invocations -d '{}'
@@ -67,6 +119,11 @@ export async function runCli(argv: string[]): Promise<void> {
       case 'dev':
         process.exitCode = await dev(rest)
         return
+      case 'check': {
+        const { checkCommand } = await import('./check/cli.ts')
+        process.exitCode = await checkCommand(rest)
+        return
+      }
       case undefined:
       case 'help':
       case '--help':

@@ -1,0 +1,572 @@
+// Comparing a response given under concurrency with the one the same event gets alone.
+//
+// Responses are normalised as text first, then compared as JSON trees:
+// - the invocation's own request id and trace id become `<request-id>` / `<trace-id>`, so a
+//   handler that echoes `context.awsRequestId` gives the same response every time, while one
+//   that returns *another* invocation's id (a leak) does not;
+// - other UUIDs, X-Ray trace roots, ISO-8601 and HTTP dates become `<uuid>`, `<trace-id>`,
+//   `<timestamp>` — unless that exact text occurs in one of the events: values that come from
+//   the event stay literal, so a response carrying another event's order id is still caught;
+// - a string holding a JSON object or array (API Gateway's `body`) is compared as JSON;
+// - fields that differ between two solo runs of the same event are volatile (random ids,
+//   `Date.now()`, durations that happened to differ): the mask built from the solo runs skips them.
+// Errors are compared by `errorType` only: messages often carry ids and times.
+
+import type { InvokeResult } from '../../emulator/index.ts'
+import { CheckUsageError } from './errors.ts'
+
+/**
+ * A key or an index on the way from a response's root to a value.
+ *
+ * @example
+ * ```ts
+ * const path: Segment[] = ['body', 'items', 0, 'id'] // $.body.items[0].id
+ * ```
+ */
+export type Segment = string | number
+
+/**
+ * A string that held JSON (an object or an array): compared as the JSON it holds.
+ *
+ * @example
+ * ```ts
+ * new JsonText({ user: 'alice' }) // what '{"user":"alice"}' in a `body` becomes
+ * ```
+ */
+export class JsonText {
+  readonly value: unknown
+  constructor(value: unknown) {
+    this.value = value
+  }
+}
+
+/**
+ * Where a key present on one side is missing on the other.
+ *
+ * @example
+ * ```ts
+ * valueAt({ a: 1 }, ['b']) === ABSENT // true
+ * ```
+ */
+export const ABSENT: unique symbol = Symbol('absent')
+
+/**
+ * How an invocation ended, normalised for comparison. `crashed`: the runtime process exited
+ * (or the check stopped it) before the invocation ended.
+ *
+ * @example
+ * ```ts
+ * const outcome: Outcome = { status: 'success', value: { user: 'alice' } }
+ * ```
+ */
+export type Outcome =
+  | { readonly status: 'success'; readonly value: unknown }
+  | { readonly status: 'error'; readonly errorType: string; readonly errorMessage: string }
+  | { readonly status: 'timeout' }
+  | { readonly status: 'crashed'; readonly detail: string }
+
+/**
+ * Which parts of a response vary on their own: `true` for a whole subtree, else the children
+ * that do (by key or index). `undefined` where nothing does.
+ *
+ * @example
+ * ```ts
+ * const mask: Mask = new Map([['body', new Map([['at', true]])]]) // $.body.at varies
+ * ```
+ */
+export type Mask = true | Map<Segment, Mask>
+
+/**
+ * What an event's responses under concurrency are compared with: its first solo outcome, and
+ * the mask of what differed between its solo runs.
+ *
+ * @example
+ * ```ts
+ * const reference: Reference = { outcome: { status: 'success', value: 1 }, mask: undefined, requestId: '9a1e…' }
+ * ```
+ */
+export interface Reference {
+  readonly outcome: Outcome
+  readonly mask: Mask | undefined
+  /** Request id of the solo invocation whose outcome is the reference. */
+  readonly requestId: string
+}
+
+/**
+ * One place where a response differs from its reference.
+ *
+ * @example
+ * ```ts
+ * const difference: RawDifference = { kind: 'value', segments: ['user'], expected: 'alice', got: 'bob' }
+ * ```
+ */
+export interface RawDifference {
+  /** `outcome`: success vs error vs timeout (or the error type); `value`: inside the response. */
+  readonly kind: 'outcome' | 'value'
+  readonly segments: readonly Segment[]
+  readonly expected: unknown
+  readonly got: unknown
+}
+
+// `\b` keeps these from matching inside longer hex or digit runs.
+const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi
+const TRACE_ROOT = /\b1-[0-9a-f]{8}-[0-9a-f]{24}\b/g
+const ISO_DATE_TIME =
+  /\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?(?![\d:])/g
+const HTTP_DATE =
+  /\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT\b/g
+
+const VOLATILE_PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
+  [UUID, '<uuid>'],
+  [TRACE_ROOT, '<trace-id>'],
+  [ISO_DATE_TIME, '<timestamp>'],
+  [HTTP_DATE, '<timestamp>'],
+]
+
+/**
+ * The ids an invocation was sent with, replaced by placeholders in its response.
+ *
+ * @example
+ * ```ts
+ * const ids: InvocationIds = { requestId: '9a1e…', traceRoot: '1-67a1b2c3-0123456789abcdef01234567' }
+ * ```
+ */
+export interface InvocationIds {
+  readonly requestId: string
+  /** The `Root=…` part's value (`1-…-…`), if the check set the trace id. */
+  readonly traceRoot?: string | undefined
+}
+
+/**
+ * Normalises response text (see the top of this file). Made once per check from the events:
+ * ids and times that occur in an event are kept literal.
+ *
+ * @example
+ * ```ts
+ * const normalizer = new Normalizer([{ orderId: '6f1c…' }])
+ * normalizer.text('{"at":"2025-01-01T00:00:00Z","id":"9b2e…"}', { requestId: '9b2e…' })
+ * // => '{"at":"<timestamp>","id":"<request-id>"}'
+ * ```
+ */
+export class Normalizer {
+  readonly #kept = new Set<string>()
+
+  constructor(events: readonly unknown[]) {
+    for (const event of events) {
+      const text = JSON.stringify(event) ?? ''
+      for (const [pattern] of VOLATILE_PATTERNS) {
+        for (const match of text.matchAll(pattern)) this.#kept.add(match[0])
+      }
+    }
+  }
+
+  text(text: string, ids: InvocationIds): string {
+    let out = text.replaceAll(ids.requestId, '<request-id>')
+    if (ids.traceRoot !== undefined) out = out.replaceAll(ids.traceRoot, '<own-trace-id>')
+    const kept = this.#kept
+    for (const [pattern, placeholder] of VOLATILE_PATTERNS) {
+      out = out.replace(pattern, (match) => (kept.has(match) ? match : placeholder))
+    }
+    return out
+  }
+
+  /** The normalised outcome of an emulator result. */
+  outcome(result: InvokeResult, ids: InvocationIds): Outcome {
+    switch (result.status) {
+      case 'success':
+        return { status: 'success', value: this.#value(result.payload, ids) }
+      case 'error': {
+        const errorType = result.error?.errorType ?? result.errorTypeHeader ?? 'Error'
+        const errorMessage = this.text(result.error?.errorMessage ?? '', ids)
+        return { status: 'error', errorType, errorMessage }
+      }
+      case 'timeout':
+        return { status: 'timeout' }
+    }
+  }
+
+  #value(payload: Buffer, ids: InvocationIds): unknown {
+    if (payload.length === 0) return undefined
+    const text = this.text(payload.toString('utf8'), ids)
+    try {
+      return wrapJsonStrings(JSON.parse(text), 0)
+    } catch {
+      // Not JSON (a streamed text response): compared as one string.
+      return text
+    }
+  }
+}
+
+const MAX_DEPTH = 64
+
+/** Copies a parsed JSON value, turning strings that hold a JSON object or array into {@link JsonText}. */
+function wrapJsonStrings(value: unknown, depth: number): unknown {
+  if (depth > MAX_DEPTH) return value
+  if (typeof value === 'string') {
+    const first = value.trimStart()[0]
+    if (first !== '{' && first !== '[') return value
+    try {
+      return new JsonText(wrapJsonStrings(JSON.parse(value), depth + 1))
+    } catch {
+      return value
+    }
+  }
+  if (Array.isArray(value)) return value.map((item) => wrapJsonStrings(item, depth + 1))
+  if (typeof value === 'object' && value !== null) {
+    // fromEntries defines own properties: a `__proto__` key stays a key.
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, wrapJsonStrings(item, depth + 1)]),
+    )
+  }
+  return value
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof JsonText)
+  )
+}
+
+function has(record: Record<string, unknown>, key: string): boolean {
+  return Object.hasOwn(record, key)
+}
+
+/**
+ * What differs between two normalised values: `undefined` if nothing, `true` if they differ as
+ * a whole (different types, array lengths, or primitive values), else the differing children.
+ *
+ * @example
+ * ```ts
+ * maskOf({ id: 1, at: 5 }, { id: 1, at: 9 }) // => Map { 'at' => true }
+ * ```
+ */
+export function maskOf(a: unknown, b: unknown): Mask | undefined {
+  if (a instanceof JsonText && b instanceof JsonText) return maskOf(a.value, b.value)
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return true
+    const children = new Map<Segment, Mask>()
+    for (let index = 0; index < a.length; index++) {
+      const child = maskOf(a[index], b[index])
+      if (child !== undefined) children.set(index, child)
+    }
+    return children.size === 0 ? undefined : children
+  }
+  if (isRecord(a) && isRecord(b)) {
+    const children = new Map<Segment, Mask>()
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const child = has(a, key) && has(b, key) ? maskOf(a[key], b[key]) : true
+      if (child !== undefined) children.set(key, child)
+    }
+    return children.size === 0 ? undefined : children
+  }
+  return Object.is(a, b) ? undefined : true
+}
+
+/**
+ * Two normalised values are the same.
+ *
+ * @example
+ * ```ts
+ * sameValue({ a: [1] }, { a: [1] }) // => true
+ * ```
+ */
+export function sameValue(a: unknown, b: unknown): boolean {
+  return maskOf(a, b) === undefined
+}
+
+/**
+ * The union of two masks: volatile in either is volatile.
+ *
+ * @example
+ * ```ts
+ * mergeMasks(new Map([['a', true]]), new Map([['b', true]])) // => Map { 'a' => true, 'b' => true }
+ * ```
+ */
+export function mergeMasks(a: Mask | undefined, b: Mask | undefined): Mask | undefined {
+  if (a === undefined) return b
+  if (b === undefined) return a
+  if (a === true || b === true) return true
+  const merged = new Map(a)
+  for (const [key, child] of b) merged.set(key, mergeMasks(merged.get(key), child) ?? child)
+  return merged
+}
+
+/**
+ * The mask of two outcomes of the same event: different statuses or error types mask it all.
+ *
+ * @example
+ * ```ts
+ * outcomeMask({ status: 'timeout' }, { status: 'success', value: 1 }) // => true
+ * ```
+ */
+export function outcomeMask(a: Outcome, b: Outcome): Mask | undefined {
+  if (a.status !== b.status) return true
+  if (a.status === 'success' && b.status === 'success') return maskOf(a.value, b.value)
+  if (a.status === 'error' && b.status === 'error') {
+    return a.errorType === b.errorType ? undefined : true
+  }
+  return undefined
+}
+
+/**
+ * The reference of an event from its solo runs (at least one): the first run's outcome, masked
+ * by everything any later run disagreed on.
+ *
+ * @example
+ * ```ts
+ * const reference = buildReference([
+ *   { outcome: { status: 'success', value: { at: 1 } }, requestId: 'a' },
+ *   { outcome: { status: 'success', value: { at: 2 } }, requestId: 'b' },
+ * ]) // => { outcome: …{ at: 1 }, mask: Map { 'at' => true }, requestId: 'a' }
+ * ```
+ */
+export function buildReference(
+  runs: ReadonlyArray<{ readonly outcome: Outcome; readonly requestId: string }>,
+): Reference {
+  const first = runs[0]
+  if (first === undefined) throw new TypeError('buildReference needs at least one run')
+  let mask: Mask | undefined
+  for (const run of runs.slice(1)) mask = mergeMasks(mask, outcomeMask(first.outcome, run.outcome))
+  return { outcome: first.outcome, mask, requestId: first.requestId }
+}
+
+/**
+ * A compiled `--ignore` pattern list: true when a path (or one of its ancestors) is ignored.
+ *
+ * @example
+ * ```ts
+ * const ignored: IgnoreMatcher = compileIgnore(['$.took'])
+ * ```
+ */
+export type IgnoreMatcher = (segments: readonly Segment[]) => boolean
+
+const NO_IGNORE: IgnoreMatcher = () => false
+const WILDCARD = Symbol('*')
+
+/**
+ * Parses response paths to ignore, e.g. `$.body.took`, `body.items[*].at`, `$["x-amz-date"]`.
+ * `*` (or `[*]`) matches any one key or index; a path also ignores everything below it.
+ * Throws {@link CheckUsageError} for a malformed pattern.
+ *
+ * @example
+ * ```ts
+ * const ignored = compileIgnore(['$.body.took'])
+ * ignored(['body', 'took']) // => true
+ * ```
+ */
+export function compileIgnore(patterns: readonly string[]): IgnoreMatcher {
+  if (patterns.length === 0) return NO_IGNORE
+  const compiled = patterns.map(parsePattern)
+  return function isIgnored(segments) {
+    return compiled.some(
+      (pattern) =>
+        pattern.length <= segments.length &&
+        pattern.every((part, index) => part === WILDCARD || part === segments[index]),
+    )
+  }
+}
+
+const PATTERN_TOKEN = /^(?:\.([A-Za-z_$][\w$-]*|\*)|\[(\d+|\*)\]|\["((?:[^"\\]|\\.)*)"\])/
+
+function parsePattern(pattern: string): Array<Segment | typeof WILDCARD> {
+  let rest = pattern.trim()
+  if (rest.startsWith('$')) rest = rest.slice(1)
+  else if (rest !== '' && rest[0] !== '.' && rest[0] !== '[') rest = `.${rest}`
+  const parts: Array<Segment | typeof WILDCARD> = []
+  while (rest !== '') {
+    const match = PATTERN_TOKEN.exec(rest)
+    if (match === null) {
+      throw new CheckUsageError(
+        `--ignore "${pattern}" is not a response path (e.g. $.body.took, $.items[*].at, $["x-id"])`,
+      )
+    }
+    const [token, name, index, quoted] = match
+    if (name !== undefined) parts.push(name === '*' ? WILDCARD : name)
+    else if (index !== undefined) parts.push(index === '*' ? WILDCARD : Number(index))
+    else parts.push(JSON.parse(`"${quoted ?? ''}"`) as string)
+    rest = rest.slice(token.length)
+  }
+  if (parts.length === 0)
+    throw new CheckUsageError(`--ignore "${pattern}" would ignore every response`)
+  return parts
+}
+
+/**
+ * A short description of an outcome, for an `outcome` difference.
+ *
+ * @example
+ * ```ts
+ * describeOutcome({ status: 'error', errorType: 'TypeError', errorMessage: 'x' }) // => 'error TypeError: x'
+ * ```
+ */
+export function describeOutcome(outcome: Outcome): string {
+  switch (outcome.status) {
+    case 'success':
+      return 'a response'
+    case 'error':
+      return `error ${outcome.errorType}: ${outcome.errorMessage}`
+    case 'timeout':
+      return 'a timeout'
+    case 'crashed':
+      return `no answer (${outcome.detail})`
+  }
+}
+
+/**
+ * Where `got` differs from `reference`, skipping its volatile and ignored parts; at most
+ * `limit` differences. Empty when the response is the same as alone.
+ *
+ * @example
+ * ```ts
+ * compareOutcome(reference, { status: 'success', value: { user: 'bob' } }, compileIgnore([]))
+ * // => [{ kind: 'value', segments: ['user'], expected: 'alice', got: 'bob' }]
+ * ```
+ */
+export function compareOutcome(
+  reference: Reference,
+  got: Outcome,
+  ignore: IgnoreMatcher,
+  limit = 5,
+): RawDifference[] {
+  const expected = reference.outcome
+  if (reference.mask === true) return []
+  if (expected.status !== got.status) {
+    return [
+      {
+        kind: 'outcome',
+        segments: [],
+        expected: describeOutcome(expected),
+        got: describeOutcome(got),
+      },
+    ]
+  }
+  if (expected.status === 'error' && got.status === 'error') {
+    if (expected.errorType === got.errorType) return []
+    return [
+      {
+        kind: 'outcome',
+        segments: [],
+        expected: describeOutcome(expected),
+        got: describeOutcome(got),
+      },
+    ]
+  }
+  if (expected.status !== 'success' || got.status !== 'success') return []
+  const differences: RawDifference[] = []
+  compareValues(expected.value, got.value, reference.mask, [], ignore, differences, limit)
+  return differences
+}
+
+function compareValues(
+  expected: unknown,
+  got: unknown,
+  mask: Mask | undefined,
+  segments: Segment[],
+  ignore: IgnoreMatcher,
+  out: RawDifference[],
+  limit: number,
+): void {
+  if (mask === true || out.length >= limit || ignore(segments)) return
+  if (expected instanceof JsonText && got instanceof JsonText) {
+    compareValues(expected.value, got.value, mask, segments, ignore, out, limit)
+    return
+  }
+  if (Array.isArray(expected) && Array.isArray(got) && expected.length === got.length) {
+    for (let index = 0; index < expected.length; index++) {
+      const child = mask?.get(index)
+      compareValues(expected[index], got[index], child, [...segments, index], ignore, out, limit)
+    }
+    return
+  }
+  if (isRecord(expected) && isRecord(got)) {
+    for (const key of new Set([...Object.keys(expected), ...Object.keys(got)])) {
+      const child = mask?.get(key)
+      const path = [...segments, key]
+      if (child === true || ignore(path)) continue
+      if (!has(expected, key) || !has(got, key)) {
+        if (out.length >= limit) return
+        out.push({
+          kind: 'value',
+          segments: path,
+          expected: has(expected, key) ? expected[key] : ABSENT,
+          got: has(got, key) ? got[key] : ABSENT,
+        })
+        continue
+      }
+      compareValues(expected[key], got[key], child, path, ignore, out, limit)
+    }
+    return
+  }
+  if (!sameValue(expected, got)) out.push({ kind: 'value', segments, expected, got })
+}
+
+/**
+ * The value at `segments` in a normalised value (through {@link JsonText}), or {@link ABSENT}.
+ *
+ * @example
+ * ```ts
+ * valueAt({ body: new JsonText({ user: 'bob' }) }, ['body', 'user']) // => 'bob'
+ * ```
+ */
+export function valueAt(value: unknown, segments: readonly Segment[]): unknown {
+  let current = value
+  for (const segment of segments) {
+    while (current instanceof JsonText) current = current.value
+    if (typeof segment === 'number') {
+      if (!Array.isArray(current) || segment >= current.length) return ABSENT
+      current = current[segment]
+    } else {
+      if (!isRecord(current) || !has(current, segment)) return ABSENT
+      current = current[segment]
+    }
+  }
+  return current
+}
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
+
+/**
+ * A path as `$.body.items[0]["x-id"]`.
+ *
+ * @example
+ * ```ts
+ * renderPath(['body', 'items', 0, 'x-id']) // => '$.body.items[0]["x-id"]'
+ * ```
+ */
+export function renderPath(segments: readonly Segment[]): string {
+  let out = '$'
+  for (const segment of segments) {
+    if (typeof segment === 'number') out += `[${segment}]`
+    else if (IDENTIFIER.test(segment)) out += `.${segment}`
+    else out += `[${JSON.stringify(segment)}]`
+  }
+  return out
+}
+
+function unwrap(value: unknown): unknown {
+  if (value instanceof JsonText) return unwrap(value.value)
+  if (Array.isArray(value)) return value.map(unwrap)
+  if (isRecord(value)) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, unwrap(item)]))
+  }
+  return value
+}
+
+/**
+ * A value for the report: JSON, shortened to `max` characters; `(absent)` for a missing key and
+ * `(empty)` for an empty response.
+ *
+ * @example
+ * ```ts
+ * renderValue('bob') // => '"bob"'
+ * ```
+ */
+export function renderValue(value: unknown, max = 80): string {
+  if (value === ABSENT) return '(absent)'
+  if (value === undefined) return '(empty)'
+  const text = JSON.stringify(unwrap(value)) ?? String(value)
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`
+}
