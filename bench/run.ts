@@ -30,6 +30,7 @@ const { values: flags } = parseArgs({
     handlers: { type: 'string' },
     concurrency: { type: 'string' },
     emulator: { type: 'string' },
+    name: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -43,8 +44,15 @@ if (flags.help) {
                          lmi-detect-off|warn|throw (LMI_SHARED_STATE: the detectors' cost)
   --handlers a,b         subset of trivial,io10 (default), cpu2 (CPU-bound, on request)
   --concurrency 1,8,64   concurrency levels
-  --emulator <module>    module exporting createEmulator() (env LMI_BENCH_EMULATOR)`)
+  --emulator <module>    module exporting createEmulator() (env LMI_BENCH_EMULATOR)
+  --name N               write results/N.json and results/N.md (default latest)`)
   process.exit(0)
+}
+
+const resultsName = flags.name ?? 'latest'
+if (!/^[\w.-]+$/.test(resultsName)) {
+  console.error(`--name must be a plain file name, got ${JSON.stringify(resultsName)}`)
+  process.exit(2)
 }
 
 function log(line: string): void {
@@ -250,7 +258,7 @@ console.log(`\n${text}\n`)
 const resultsDir = join(benchDir, 'results')
 mkdirSync(resultsDir, { recursive: true })
 writeFileSync(
-  join(resultsDir, 'latest.json'),
+  join(resultsDir, `${resultsName}.json`),
   `${JSON.stringify(
     {
       startedAt: startedAt.toISOString(),
@@ -274,7 +282,7 @@ writeFileSync(
     2,
   )}\n`,
 )
-writeFileSync(join(resultsDir, 'latest.md'), `${text}\n`)
-log(`results: bench/results/latest.json (${elapsedS.toFixed(0)} s)`)
+writeFileSync(join(resultsDir, `${resultsName}.md`), `${text}\n`)
+log(`results: bench/results/${resultsName}.json (${elapsedS.toFixed(0)} s)`)
 // A FAIL against the targets is a finding, not a broken bench; nothing measured at all is.
 if (!records.some((r) => r.count > 0)) process.exitCode = 1
