@@ -91,6 +91,7 @@ const BUGGY: Record<string, { differential: FindingCode[]; detectors: FindingCod
   'env-per-request': { differential: [DEPENDENT], detectors: [FINDING_CODES.ENV_WRITE] },
   'keyed-cache': { differential: [DEPENDENT], detectors: [] },
   'leaked-timer': { differential: [], detectors: [FINDING_CODES.ESCAPED_TIMER] },
+  'fire-and-forget': { differential: [], detectors: [FINDING_CODES.ESCAPED_PROMISE] },
   'global-assign': { differential: [], detectors: [FINDING_CODES.GLOBAL_CREATE] },
   counter: { differential: [DEPENDENT], detectors: [] },
 }

@@ -257,3 +257,40 @@ describe('/tmp detector', () => {
     )
   })
 })
+
+describe('escaped promise detector (LMI_DETECT_PROMISES=1)', () => {
+  it('reports async work the invocation did not await, once it settles after the answer', async () => {
+    const { spawnSync } = await import('node:child_process')
+    const script = `
+      import diagnosticsChannel from 'node:diagnostics_channel'
+      import { lmi } from '@lmi/runtime'
+      const findings = []
+      diagnosticsChannel.subscribe('lmi:shared-state:finding', (finding) => findings.push(finding))
+      const release = Promise.withResolvers()
+      async function saveAudit(event) { await release.promise; return event.id }
+      const fireAndForget = lmi(async (event) => { void saveAudit(event); return 'answered' })
+      const awaited = lmi(async (event) => { await Promise.resolve(); return saveAudit.length })
+      await awaited({ id: 0 }, { awsRequestId: 'req-awaited', getRemainingTimeInMillis: () => 1e4 })
+      await fireAndForget({ id: 1 }, { awsRequestId: 'req-forgot', getRemainingTimeInMillis: () => 1e4 })
+      release.resolve()
+      await new Promise((resolve) => setImmediate(resolve))
+      console.log(JSON.stringify(findings.map(({ code, requestId, stack }) => ({ code, requestId, stack }))))
+    `
+    const result = spawnSync(
+      process.execPath,
+      ['--conditions=@lmi/source', '--input-type=module', '--eval', script],
+      {
+        cwd: join(import.meta.dirname, '..'),
+        env: { ...process.env, LMI_DETECT_PROMISES: '1', LMI_SHARED_STATE: 'warn' },
+        encoding: 'utf8',
+      },
+    )
+    const findings = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '[]') as Finding[]
+
+    assert.deepEqual(
+      findings.map(({ code, requestId }) => ({ code, requestId })),
+      [{ code: 'LMI_ESCAPED_PROMISE', requestId: 'req-forgot' }],
+    )
+    assert.match(findings[0]?.stack ?? '', /saveAudit|eval/)
+  })
+})

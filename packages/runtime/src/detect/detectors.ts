@@ -4,6 +4,7 @@ import { syncBuiltinESMExports } from 'node:module'
 import { tmpdir } from 'node:os'
 import { resolve, sep } from 'node:path'
 import timers from 'node:timers'
+import { promiseHooks } from 'node:v8'
 import { type InvocationEndMessage, invocationEndChannel } from '../invocation/store.ts'
 import {
   currentForFinding,
@@ -309,6 +310,47 @@ function checkRequests(invocation: Holder): void {
   pending.clear()
 }
 
+// --- escaped promises (opt-in: LMI_DETECT_PROMISES=1) ----------------------------------------
+
+const kPromiseOwner = Symbol('lmi.detect.promiseOwner')
+const kPromiseOrigin = Symbol('lmi.detect.promiseOrigin')
+const kPromiseReported = Symbol('lmi.detect.promiseReported')
+type TrackedPromise = { [kPromiseOwner]?: Holder; [kPromiseOrigin]?: Error }
+
+/**
+ * Every promise created by application code inside an invocation remembers it; one that
+ * settles after the invocation answered was work left running (`void saveAudit(event)`).
+ * Promises that never settle (garbage, a race's loser that never completes) are never
+ * reported. Costs a promise hook and a stack capture per promise: for `lmi check` and tests.
+ */
+function installPromises(): void {
+  promiseHooks.createHook({
+    init(promise) {
+      const invocation = currentForFinding().invocation as Holder | undefined
+      if (invocation === undefined || invocation.ended === true) return
+      const tracked = promise as TrackedPromise
+      tracked[kPromiseOwner] = invocation
+      tracked[kPromiseOrigin] = new Error('promise')
+    },
+    settled(promise) {
+      const tracked = promise as TrackedPromise
+      const owner = tracked[kPromiseOwner]
+      if (owner === undefined || owner.ended !== true) return
+      const origin = tracked[kPromiseOrigin] as Error
+      const flagged = owner as Holder & { [kPromiseReported]?: boolean }
+      if (flagged[kPromiseReported] === true || !startedByApplication(origin)) return
+      flagged[kPromiseReported] = true
+      reportLate({
+        code: FINDING_CODES.ESCAPED_PROMISE,
+        subject: 'promise',
+        message: `Async work started by invocation ${owner.requestId} settled after it answered: it ran on during other invocations`,
+        requestId: owner.requestId,
+        stack: stackOf(origin),
+      })
+    },
+  })
+}
+
 // --- /tmp ------------------------------------------------------------------------------------
 
 const kTmpScope = Symbol.for('@lmi/tmp-scope/current')
@@ -446,6 +488,7 @@ export function installDetectors(mode: SharedStateMode): void {
   installTimers()
   installRequests()
   installTmp()
+  if (process.env.LMI_DETECT_PROMISES === '1') installPromises()
   syncBuiltinESMExports()
   diagnosticsChannel.subscribe(invocationEndChannel.name, function detectEscapedWork(message) {
     const { invocation } = message as InvocationEndMessage

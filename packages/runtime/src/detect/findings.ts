@@ -39,6 +39,8 @@ export const FINDING_CODES = {
   ESCAPED_TIMER: 'LMI_ESCAPED_TIMER',
   /** An outgoing HTTP request started by an invocation still running after it answered. */
   ESCAPED_REQUEST: 'LMI_ESCAPED_REQUEST',
+  /** Async work (a promise) started by an invocation that settled after it answered. */
+  ESCAPED_PROMISE: 'LMI_ESCAPED_PROMISE',
   /** A `/tmp` path opened by an invocation outside its own `@lmi/tmp-scope` directory. */
   TMP_OUTSIDE_SCOPE: 'LMI_TMP_OUTSIDE_SCOPE',
   /** The same `/tmp` path written by two invocations running at the same time. */

@@ -10,6 +10,7 @@ const TITLES: Record<FindingCode, string> = {
   [FINDING_CODES.CROSS_WRITE]: 'shared state written by two running invocations',
   [FINDING_CODES.ESCAPED_TIMER]: 'timer still pending after the invocation answered',
   [FINDING_CODES.ESCAPED_REQUEST]: 'request still running after the invocation answered',
+  [FINDING_CODES.ESCAPED_PROMISE]: 'async work settled after the invocation answered',
   [FINDING_CODES.TMP_OUTSIDE_SCOPE]: "/tmp path used outside the invocation's own directory",
   [FINDING_CODES.TMP_SHARED_PATH]: 'same /tmp path written by two running invocations',
   [FINDING_CODES.CONCURRENCY_DEPENDENT_RESPONSE]: 'response depends on concurrency',

@@ -115,6 +115,8 @@ function runtimeEnv(options: RuntimeProcessOptions, emulator: Emulator): NodeJS.
     _HANDLER: options.handler,
     AWS_LAMBDA_LOG_FORMAT: 'JSON',
     LMI_SHARED_STATE: 'warn',
+    // Async work left running: a promise hook per promise, affordable here.
+    LMI_DETECT_PROMISES: '1',
     LMI_WORKERS: '1',
     LMI_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_MS),
   }
