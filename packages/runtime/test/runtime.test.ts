@@ -390,6 +390,35 @@ describe('streaming', () => {
   })
 })
 
+describe('shared-state detectors (LMI_SHARED_STATE) on plain handlers', () => {
+  it('warn: answers, and logs the finding with its code and request id', async () => {
+    const runtime = await start({
+      handler: 'handlers.leaksTimer',
+      concurrency: 2,
+      env: { LMI_SHARED_STATE: 'warn' },
+    })
+    const result = await runtime.emulator.invoke({ n: 1 })
+    const finding = await runtime.waitForLog((record) => record.code === 'LMI_ESCAPED_TIMER')
+
+    assert.equal(result.status, 'success')
+    assert.equal(finding.level, 'WARN')
+    assert.equal(finding.requestId, result.requestId)
+    assert.match(String(finding.stack), /handlers\.mjs/)
+  })
+
+  it('throw: the invocation that leaves a timer behind fails with SharedStateError', async () => {
+    const runtime = await start({
+      handler: 'handlers.leaksTimer',
+      concurrency: 2,
+      env: { LMI_SHARED_STATE: 'throw' },
+    })
+    const result = await runtime.emulator.invoke({ n: 1 })
+
+    assert.equal(result.status, 'error')
+    assert.equal(result.error?.errorType, 'SharedStateError')
+  })
+})
+
 describe('logs', () => {
   it('exits, rather than spinning, when whoever reads its logs is gone (EPIPE)', async () => {
     const runtime = await start({ handler: 'handlers.logs', concurrency: 2 })

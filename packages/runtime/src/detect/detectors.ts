@@ -5,9 +5,14 @@ import { tmpdir } from 'node:os'
 import { resolve, sep } from 'node:path'
 import timers from 'node:timers'
 import { promiseHooks } from 'node:v8'
-import { type InvocationEndMessage, invocationEndChannel } from '../invocation/store.ts'
+import {
+  type InvocationEndMessage,
+  invocationEndChannel,
+  setEndCheck,
+} from '../invocation/store.ts'
 import {
   currentForFinding,
+  detectorMode,
   FINDING_CODES,
   type Finding,
   isUserFrame,
@@ -489,6 +494,10 @@ export function installDetectors(mode: SharedStateMode): void {
   installRequests()
   installTmp()
   if (process.env.LMI_DETECT_PROMISES === '1') installPromises()
+  // In throw mode, work left running fails the invocation before its answer goes out.
+  setEndCheck((invocation) =>
+    detectorMode() === 'throw' ? escapedWorkError(invocation) : undefined,
+  )
   syncBuiltinESMExports()
   diagnosticsChannel.subscribe(invocationEndChannel.name, function detectEscapedWork(message) {
     const { invocation } = message as InvocationEndMessage

@@ -51,6 +51,14 @@ export interface InvocationInit {
 /** The deadline assumed when a context has no `getRemainingTimeInMillis` (Lambda's maximum). */
 const FALLBACK_TIMEOUT_MS = 15 * 60 * 1000
 
+/** Turns a successful end into a failure (the detectors' `throw` mode: work left running). */
+let endCheck: ((invocation: InvocationState) => Error | undefined) | undefined
+
+/** Installs the check every successful invocation end goes through (internal). */
+export function setEndCheck(check: (invocation: InvocationState) => Error | undefined): void {
+  endCheck = check
+}
+
 /** The outcome of running the handler, or of whatever ended the invocation first. */
 export type Outcome =
   | { ok: true; value: unknown }
@@ -294,6 +302,10 @@ export class InvocationState implements Invocation {
 
   #end(outcome: Outcome): boolean {
     if (this.#outcome !== undefined) return false
+    if (outcome.ok && endCheck !== undefined) {
+      const error = endCheck(this)
+      if (error !== undefined) outcome = { ok: false, error, timedOut: false }
+    }
     this.#outcome = outcome
     this.#settle?.(outcome)
     if (invocationEndChannel.hasSubscribers) {
