@@ -73,11 +73,19 @@ function stackOf(origin: Error): string | undefined {
 }
 
 function framesOf(origin: Error): string[] {
-  return (origin.stack ?? '')
-    .split('\n')
-    .slice(1)
-    .map((line) => line.trim())
-    .filter((line) => line.startsWith('at ') && !line.includes(`${sep}detect${sep}`))
+  return (
+    (origin.stack ?? '')
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim())
+      // The detector's own frames, and Node 22's promise-hook multiplexer between it and the code.
+      .filter(
+        (line) =>
+          line.startsWith('at ') &&
+          !line.includes(`${sep}detect${sep}`) &&
+          !line.includes('node:internal/promise_hooks'),
+      )
+  )
 }
 
 /**
