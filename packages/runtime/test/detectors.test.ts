@@ -106,6 +106,29 @@ describe('globals detector', () => {
     assert.deepEqual((globalThis as Record<string, unknown>).lmiTestConfig, { region: 'ann' })
   })
 
+  it('reports the Node globals applications replace (fetch, console, …) reassigned during an invocation', async () => {
+    const original = globalThis.structuredClone
+    const handler = lmi(async () => {
+      globalThis.structuredClone = ((value: unknown) => value) as typeof structuredClone
+      return 'patched'
+    })
+
+    await handler({}, context('req-builtin'))
+    await Promise.resolve()
+    globalThis.structuredClone = original
+
+    assert.deepEqual(
+      findings.map(({ code, subject, requestId }) => ({ code, subject, requestId })),
+      [
+        {
+          code: 'LMI_SHARED_GLOBAL_WRITE',
+          subject: 'globalThis.structuredClone',
+          requestId: 'req-builtin',
+        },
+      ],
+    )
+  })
+
   it('says nothing about reading globals, or about globals set at init', async () => {
     ;(globalThis as Record<string, unknown>).lmiTestPool = new Map()
     const handler = lmi(async () => {

@@ -138,6 +138,21 @@ function installEnv(): void {
 
 // --- globals ---------------------------------------------------------------------------------
 
+// Node's own globals that applications replace at run time (tracing wrappers, per-request
+// loggers, mocks). The core language globals are not watched: an accessor on `Promise`, `JSON`
+// or `Array` would slow every use of them, and nobody reassigns them per request.
+const WATCHED_BUILTINS = [
+  'fetch',
+  'console',
+  'structuredClone',
+  'queueMicrotask',
+  'URL',
+  'Request',
+  'Response',
+  'Headers',
+  'Date',
+]
+
 function installGlobals(): void {
   const global = globalThis as Record<PropertyKey, unknown>
   // Globals the application creates get an accessor, so a later reassignment inside an
@@ -189,6 +204,12 @@ function installGlobals(): void {
     },
   })
   Object.setPrototypeOf(global, trap)
+  for (const key of WATCHED_BUILTINS) {
+    const descriptor = Object.getOwnPropertyDescriptor(global, key)
+    if (descriptor?.writable === true && descriptor.configurable === true) {
+      watch(key, descriptor.value)
+    }
+  }
 }
 
 // --- escaped timers --------------------------------------------------------------------------
