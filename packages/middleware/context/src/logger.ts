@@ -15,7 +15,14 @@ function isoTimestamp(): string {
   return `,"timestamp":"${new Date().toISOString()}"`
 }
 
-/** Options of {@link createLogger}: pino's, plus where the lines go. */
+/**
+ * Options of {@link createLogger}: pino's, plus where the lines go.
+ *
+ * @example
+ * ```ts
+ * const options: CreateLoggerOptions = { name: 'orders', level: 'debug' }
+ * ```
+ */
 export interface CreateLoggerOptions extends LoggerOptions {
   /** Default: stdout (pino's default). */
   destination?: DestinationStream

@@ -15,7 +15,14 @@ export class TmpScopeError extends LmiError {
   }
 }
 
-/** Why a path was refused. */
+/**
+ * Why a path was refused (`TmpEscapeError.reason`).
+ *
+ * @example
+ * ```ts
+ * const reason: TmpEscapeReason = 'symlink' // a link on the way points outside
+ * ```
+ */
 export type TmpEscapeReason = 'not-a-string' | 'nul-byte' | 'absolute' | 'parent' | 'symlink'
 
 /**

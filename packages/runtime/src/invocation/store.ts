@@ -66,7 +66,14 @@ export type Outcome =
 
 const { REQUEST_ID, X_RAY_TRACE_ID, TENANT_ID } = InvokeStoreBase.PROTECTED_KEYS
 
-/** What {@link invocationEndChannel} publishes when an invocation ends. */
+/**
+ * What {@link invocationEndChannel} publishes when an invocation ends.
+ *
+ * @example
+ * ```ts
+ * const message: InvocationEndMessage = { invocation, ok: false, error: new Error('boom'), timedOut: false }
+ * ```
+ */
 export interface InvocationEndMessage {
   readonly invocation: Invocation
   /** False when the invocation failed or timed out. */
