@@ -21,12 +21,7 @@ import {
 } from '../src/cli/check/diff.ts'
 import { CheckEventsError, CheckHandlerError, CheckUsageError } from '../src/cli/check/errors.ts'
 import { loadEvents } from '../src/cli/check/events.ts'
-import {
-  type CheckResult,
-  inheritedExecArgv,
-  locationOf,
-  runCheck,
-} from '../src/cli/check/index.ts'
+import { inheritedExecArgv, locationOf, runCheck } from '../src/cli/check/index.ts'
 import { parseFindingLine } from '../src/cli/check/run.ts'
 import {
   invocationsPerRound,
@@ -34,6 +29,7 @@ import {
   seededRandom,
   shuffled,
 } from '../src/cli/check/schedule.ts'
+import type { CheckResult } from '../src/cli/check/types.ts'
 import { FINDING_CODES, type FindingCode } from '../src/detect/findings.ts'
 import type { InvokeResult } from '../src/emulator/index.ts'
 

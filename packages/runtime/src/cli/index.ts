@@ -1,12 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { bootstrap } from '../bootstrap.ts'
 import { createEmulator, type Emulator } from '../emulator/index.ts'
 import { describe, InvalidConfigurationError } from '../errors.ts'
 import type { CheckOptions, CheckResult } from './check/types.ts'
+import { envFromPairs, RUNTIME_BIN } from './common.ts'
 
 // The check's own modules load only when a check runs: this module is also the entry of
 // `lmi-runtime`, whose cold start must not pay for them.
@@ -45,14 +44,6 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const check = await import('./check/index.ts')
   return check.runCheck(options)
 }
-
-const RUNTIME_BIN = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'bin',
-  'lmi-runtime.js',
-)
 
 const HELP = `lmi — Lambda Managed Instances tooling
 
@@ -252,12 +243,7 @@ async function dev(argv: string[]): Promise<number> {
   if (handler === undefined) {
     throw new InvalidConfigurationError('lmi dev needs a handler: lmi dev path/to/file.export')
   }
-  const env: Record<string, string> = {}
-  for (const pair of values.env ?? []) {
-    const eq = pair.indexOf('=')
-    if (eq < 1) throw new InvalidConfigurationError(`--env expects KEY=VALUE, got "${pair}"`)
-    env[pair.slice(0, eq)] = pair.slice(eq + 1)
-  }
+  const env = envFromPairs(values.env ?? [], (message) => new InvalidConfigurationError(message))
   const concurrency = intOption(values.concurrency, 'concurrency', 16, 1)
   const server = await startDev({
     handler,

@@ -6,12 +6,13 @@ import { resolve, sep } from 'node:path'
 import timers from 'node:timers'
 import { promiseHooks } from 'node:v8'
 import {
+  currentInvocation,
   type InvocationEndMessage,
+  type InvocationState,
   invocationEndChannel,
   setEndCheck,
 } from '../invocation/store.ts'
 import {
-  currentForFinding,
   detectorMode,
   FINDING_CODES,
   type Finding,
@@ -43,25 +44,19 @@ function liveOf(holder: Holder): LiveWork {
   return holder[kLive]
 }
 
-/** The running invocation, when it has not answered yet. */
-function running(): ReturnType<typeof currentForFinding> | undefined {
-  const current = currentForFinding()
-  return current.invocation === undefined ? undefined : current
-}
-
 function finding(
   code: Finding['code'],
   subject: string,
   message: string,
-  current: ReturnType<typeof currentForFinding>,
+  invocation: InvocationState,
   stack = userStack(),
 ): Finding {
   return {
     code,
     subject,
     message,
-    requestId: current.requestId,
-    tenantId: current.tenantId,
+    requestId: invocation.requestId,
+    tenantId: invocation.tenantId,
     stack,
   }
 }
@@ -109,7 +104,7 @@ function installEnv(): void {
   const target = process.env
   const onWrite = (key: string | symbol) => {
     if (typeof key !== 'string' || ENV_EXEMPT.has(key)) return
-    const current = running()
+    const current = currentInvocation()
     if (current === undefined) return
     report(
       finding(
@@ -153,11 +148,29 @@ const WATCHED_BUILTINS = [
   'Date',
 ]
 
+/** A global created or reassigned: a finding when an invocation did it. */
+function reportGlobal(
+  code: typeof FINDING_CODES.GLOBAL_CREATE | typeof FINDING_CODES.GLOBAL_WRITE,
+  key: string | symbol,
+  what: 'created' | 'reassigned',
+): void {
+  const invocation = currentInvocation()
+  if (invocation === undefined) return
+  const subject = `globalThis.${String(key)}`
+  report(
+    finding(
+      code,
+      subject,
+      `${subject} ${what} during invocation ${invocation.requestId}: globals are shared by every concurrent invocation`,
+      invocation,
+    ),
+  )
+}
+
 function installGlobals(): void {
   const global = globalThis as Record<PropertyKey, unknown>
-  // Globals the application creates get an accessor, so a later reassignment inside an
-  // invocation is seen where it happens. Node's own globals are left as they are: an accessor
-  // on `Promise` or `JSON` would slow every use.
+  // Globals the application creates, and the Node globals in WATCHED_BUILTINS, get an
+  // accessor, so a reassignment inside an invocation is seen where it happens.
   const watch = (key: string | symbol, value: unknown) => {
     let current = value
     Object.defineProperty(global, key, {
@@ -165,17 +178,7 @@ function installGlobals(): void {
       enumerable: true,
       get: () => current,
       set(next: unknown) {
-        const invocation = running()
-        if (invocation !== undefined) {
-          report(
-            finding(
-              FINDING_CODES.GLOBAL_WRITE,
-              `globalThis.${String(key)}`,
-              `globalThis.${String(key)} reassigned during invocation ${invocation.requestId}: globals are shared by every concurrent invocation`,
-              invocation,
-            ),
-          )
-        }
+        reportGlobal(FINDING_CODES.GLOBAL_WRITE, key, 'reassigned')
         current = next
       },
     })
@@ -188,17 +191,7 @@ function installGlobals(): void {
       if (receiver !== global || Object.hasOwn(global, key)) {
         return Reflect.set(target, key, value, receiver)
       }
-      const invocation = running()
-      if (invocation !== undefined) {
-        report(
-          finding(
-            FINDING_CODES.GLOBAL_CREATE,
-            `globalThis.${String(key)}`,
-            `globalThis.${String(key)} created during invocation ${invocation.requestId}: globals are shared by every concurrent invocation`,
-            invocation,
-          ),
-        )
-      }
+      reportGlobal(FINDING_CODES.GLOBAL_CREATE, key, 'created')
       watch(key, value)
       return true
     },
@@ -223,7 +216,7 @@ function installTimers(): void {
   }
   const track = (kind: 'setTimeout' | 'setInterval') =>
     function trackedTimer(this: unknown, callback: unknown, ...rest: unknown[]) {
-      const invocation = running()?.invocation as Holder | undefined
+      const invocation = currentInvocation() as Holder | undefined
       if (invocation === undefined || invocation.ended || typeof callback !== 'function') {
         return Reflect.apply(original[kind], this, [callback, ...rest])
       }
@@ -245,7 +238,7 @@ function installTimers(): void {
     }
   const untrack = (kind: 'clearTimeout' | 'clearInterval') =>
     function untrackedTimer(this: unknown, handle: unknown) {
-      const invocation = currentForFinding().invocation as Holder | undefined
+      const invocation = currentInvocation() as Holder | undefined
       if (typeof handle === 'object' && handle !== null) {
         invocation?.[kLive]?.timers?.delete(handle)
       }
@@ -261,31 +254,12 @@ function installTimers(): void {
   Object.assign(timers, patched)
 }
 
-/** Timers still pending when their invocation answered. */
-function checkTimers(invocation: Holder): void {
-  const pending = invocation[kLive]?.timers
-  if (pending === undefined || pending.size === 0) return
-  for (const [handle, { kind, origin }] of pending) {
-    // A timer cleared from outside the invocation (or unref'd and fired) is not pending.
-    if ((handle as { _destroyed?: boolean })._destroyed === true) continue
-    if (!startedByApplication(origin)) continue
-    reportLate({
-      code: FINDING_CODES.ESCAPED_TIMER,
-      subject: kind,
-      message: `${kind === 'setInterval' ? 'An interval' : 'A timer'} started by invocation ${invocation.requestId} is still pending after it answered: its callback will run during other invocations`,
-      requestId: invocation.requestId,
-      stack: stackOf(origin),
-    })
-  }
-  pending.clear()
-}
-
 // --- escaped requests ------------------------------------------------------------------------
 
 function installRequests(): void {
   const runtimeApi = process.env.AWS_LAMBDA_RUNTIME_API
   const start = (request: object, subject: string) => {
-    const invocation = running()?.invocation as Holder | undefined
+    const invocation = currentInvocation() as Holder | undefined
     if (invocation === undefined || invocation.ended) return
     const live = liveOf(invocation)
     live.requests ??= new Map()
@@ -300,7 +274,7 @@ function installRequests(): void {
     const { request } = message as { request: { origin?: unknown; method?: string; path?: string } }
     const origin = String(request.origin ?? '')
     if (runtimeApi !== undefined && origin.includes(runtimeApi)) return
-    const invocation = running()?.invocation as Holder | undefined
+    const invocation = currentInvocation() as Holder | undefined
     if (invocation === undefined) return
     ;(request as { [kOwner]?: Holder })[kOwner] = invocation
     start(request, `${request.method ?? 'GET'} ${origin}${request.path ?? ''}`)
@@ -312,7 +286,7 @@ function installRequests(): void {
   }
   diagnosticsChannel.subscribe('http.client.request.start', (message) => {
     const { request } = message as { request: { method?: string; host?: string; path?: string } }
-    const invocation = running()?.invocation as Holder | undefined
+    const invocation = currentInvocation() as Holder | undefined
     if (invocation === undefined) return
     ;(request as { [kOwner]?: Holder })[kOwner] = invocation
     start(request, `${request.method ?? 'GET'} ${request.host ?? ''}${request.path ?? ''}`)
@@ -325,24 +299,6 @@ function installRequests(): void {
   )
 }
 const kOwner = Symbol('lmi.detect.owner')
-
-function checkRequests(invocation: Holder): void {
-  const pending = invocation[kLive]?.requests
-  if (pending === undefined || pending.size === 0) return
-  for (const { subject, origin } of pending.values()) {
-    // fetch() creates its request a few ticks after the call: often no application frame is
-    // left on the stack, and the method and URL have to say what it was.
-    const stack = stackOf(origin)
-    reportLate({
-      code: FINDING_CODES.ESCAPED_REQUEST,
-      subject,
-      message: `Request ${subject} started by invocation ${invocation.requestId} was still running after it answered`,
-      requestId: invocation.requestId,
-      stack,
-    })
-  }
-  pending.clear()
-}
 
 // --- escaped promises (opt-in: LMI_DETECT_PROMISES=1) ----------------------------------------
 
@@ -360,7 +316,7 @@ type TrackedPromise = { [kPromiseOwner]?: Holder; [kPromiseOrigin]?: Error }
 function installPromises(): void {
   promiseHooks.createHook({
     init(promise) {
-      const invocation = currentForFinding().invocation as Holder | undefined
+      const invocation = currentInvocation() as Holder | undefined
       if (invocation === undefined || invocation.ended === true) return
       const tracked = promise as TrackedPromise
       tracked[kPromiseOwner] = invocation
@@ -395,11 +351,11 @@ function installTmp(): void {
   const writers = new Map<string, Holder>()
   const check = (path: unknown, writing: boolean) => {
     if (typeof path !== 'string' && !(path instanceof URL)) return
-    const invocation = running()
+    const invocation = currentInvocation()
     if (invocation === undefined) return
     const absolute = resolve(path instanceof URL ? path.pathname : path)
     if (!roots.some((root) => absolute.startsWith(root))) return
-    const holder = invocation.invocation as Holder & {
+    const holder = invocation as Holder & {
       [kTmpScope]?: { created: boolean; dir: string }
     }
     const scope = holder[kTmpScope]
@@ -471,36 +427,49 @@ function installTmp(): void {
 }
 
 /**
- * In `throw` mode, the escaped work of an invocation that is about to answer, as the error
- * that fails it (the work is forgotten: the end-of-invocation check will not report it again).
+ * The timers and requests an invocation started and left running as it answered, as findings;
+ * forgotten once taken, so each is reported once.
  */
-export function escapedWorkError(invocation: object): SharedStateError | undefined {
-  const holder = invocation as Holder
-  const live = holder[kLive]
-  if (live === undefined) return undefined
+function takeEscapedWork(invocation: Holder): Finding[] {
+  const live = invocation[kLive]
+  if (live === undefined) return []
+  const found: Finding[] = []
   for (const [handle, { kind, origin }] of live.timers ?? []) {
+    // A timer cleared from outside the invocation (or unref'd and fired) is not pending.
     if ((handle as { _destroyed?: boolean })._destroyed === true) continue
     if (!startedByApplication(origin)) continue
-    live.timers?.clear()
-    return new SharedStateError({
+    found.push({
       code: FINDING_CODES.ESCAPED_TIMER,
       subject: kind,
-      message: `${kind === 'setInterval' ? 'An interval' : 'A timer'} started by invocation ${holder.requestId} is still pending as it answers: its callback would run during other invocations`,
-      requestId: holder.requestId,
+      message: `${kind === 'setInterval' ? 'An interval' : 'A timer'} started by invocation ${invocation.requestId} was still pending when it answered: its callback runs during other invocations`,
+      requestId: invocation.requestId,
       stack: stackOf(origin),
     })
   }
+  // fetch() creates its request a few ticks after the call: often no application frame is
+  // left on the stack, and the method and URL have to say what it was.
   for (const { subject, origin } of live.requests?.values() ?? []) {
-    live.requests?.clear()
-    return new SharedStateError({
+    found.push({
       code: FINDING_CODES.ESCAPED_REQUEST,
       subject,
-      message: `Request ${subject} started by invocation ${holder.requestId} is still running as it answers`,
-      requestId: holder.requestId,
+      message: `Request ${subject} started by invocation ${invocation.requestId} was still running when it answered`,
+      requestId: invocation.requestId,
       stack: stackOf(origin),
     })
   }
-  return undefined
+  live.timers?.clear()
+  live.requests?.clear()
+  return found
+}
+
+/**
+ * In `throw` mode, the escaped work of an invocation that is about to answer, as the error
+ * that fails it (the first piece; any others are reported as warnings).
+ */
+export function escapedWorkError(invocation: object): SharedStateError | undefined {
+  const [first, ...rest] = takeEscapedWork(invocation as Holder)
+  for (const finding of rest) reportLate(finding)
+  return first === undefined ? undefined : new SharedStateError(first)
 }
 
 // --- installation ----------------------------------------------------------------------------
@@ -531,15 +500,9 @@ export function installDetectors(mode: SharedStateMode): void {
   diagnosticsChannel.subscribe(invocationEndChannel.name, function detectEscapedWork(message) {
     const { invocation } = message as InvocationEndMessage
     try {
-      checkTimers(invocation as Holder)
-      checkRequests(invocation as Holder)
+      for (const finding of takeEscapedWork(invocation as Holder)) reportLate(finding)
     } catch {
       // A subscriber must not throw (Node would report it as uncaught).
     }
   })
-}
-
-/** Whether {@link installDetectors} has run in this process (or thread). */
-export function detectorsInstalled(): boolean {
-  return installed
 }

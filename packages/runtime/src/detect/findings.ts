@@ -2,7 +2,6 @@ import diagnosticsChannel from 'node:diagnostics_channel'
 import { sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { InvalidConfigurationError, LmiError } from '../errors.ts'
-import { currentInvocation, type InvocationState } from '../invocation/store.ts'
 
 /**
  * What the shared-state detectors do with a finding: nothing (`off`, detectors not even
@@ -240,14 +239,4 @@ export function userStack(depth = 5): string | undefined {
     .filter(isUserFrame)
     .slice(0, depth)
   return frames.length === 0 ? undefined : frames.join('\n')
-}
-
-/** The invocation running the current code, and its ids for a finding. */
-export function currentForFinding(): {
-  invocation: InvocationState | undefined
-  requestId: string | undefined
-  tenantId: string | undefined
-} {
-  const invocation = currentInvocation()
-  return { invocation, requestId: invocation?.requestId, tenantId: invocation?.tenantId }
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { describe } from '../../errors.ts'
+import { envFromPairs } from '../common.ts'
 import { CheckError, CheckUsageError } from './errors.ts'
 import { runCheck } from './index.ts'
 import { formatReport, toJsonReport } from './report.ts'
@@ -133,12 +134,7 @@ export function parseCheckArgs(argv: readonly string[]): ParsedCommand {
       '--events is required: a JSON array file or a directory of .json files',
     )
   }
-  const env: Record<string, string> = {}
-  for (const pair of values.env ?? []) {
-    const eq = pair.indexOf('=')
-    if (eq < 1) throw new CheckUsageError(`--env expects KEY=VALUE, got "${pair}"`)
-    env[pair.slice(0, eq)] = pair.slice(eq + 1)
-  }
+  const env = envFromPairs(values.env ?? [], (message) => new CheckUsageError(message))
   const options: CheckOptions = { handler, events: values.events, env }
   const concurrency = integer(values.concurrency, 'concurrency', 1, 1024)
   const rounds = integer(values.rounds, 'rounds', 1, 1000)

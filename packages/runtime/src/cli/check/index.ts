@@ -52,18 +52,6 @@ import type {
   ResponseDifference,
 } from './types.ts'
 
-export { CheckError, CheckEventsError, CheckHandlerError, CheckUsageError } from './errors.ts'
-export { type CheckEvent, loadEvents } from './events.ts'
-export { formatReport, toJsonReport } from './report.ts'
-export type {
-  CheckFinding,
-  CheckOptions,
-  CheckProgress,
-  CheckResult,
-  DifferenceExample,
-  ResponseDifference,
-} from './types.ts'
-
 const DEFAULT_ROUNDS = 3
 const DEFAULT_TIMEOUT_MS = 10_000
 const DEFAULT_SOLO_RUNS = 2

@@ -1,21 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { FINDING_CODES, type FindingCode } from '../../detect/findings.ts'
 import { createEmulator, type Emulator, type InvokeResult } from '../../emulator/index.ts'
+import { RUNTIME_BIN } from '../common.ts'
 import { CheckHandlerError } from './errors.ts'
-
-const RUNTIME_BIN = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  'bin',
-  'lmi-runtime.js',
-)
 
 /** Codes the runtime's detectors report; `lmi check`'s own code is not among them. */
 const DETECTOR_CODES: ReadonlySet<string> = new Set(

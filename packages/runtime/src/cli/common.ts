@@ -1,0 +1,29 @@
+// What `lmi dev` and `lmi check` share: the runtime they start, and how they read --env.
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** `bin/lmi-runtime.js` of this package, the runtime both commands run as a child process. */
+export const RUNTIME_BIN: string = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'bin',
+  'lmi-runtime.js',
+)
+
+/**
+ * `--env KEY=VALUE` flags as an environment; a pair without a key or `=` is refused with the
+ * error `invalid` makes (each command has its own usage error).
+ */
+export function envFromPairs(
+  pairs: readonly string[],
+  invalid: (message: string) => Error,
+): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=')
+    if (eq < 1) throw invalid(`--env expects KEY=VALUE, got "${pair}"`)
+    env[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  return env
+}
