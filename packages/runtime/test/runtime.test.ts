@@ -420,7 +420,10 @@ describe('shared-state detectors (LMI_SHARED_STATE) on plain handlers', () => {
 })
 
 describe('logs', () => {
-  it('exits, rather than spinning, when whoever reads its logs is gone (EPIPE)', async () => {
+  // Without the fix the runtime never exits: the timeout turns that hang into a failure.
+  it('exits, rather than spinning, when whoever reads its logs is gone (EPIPE)', {
+    timeout: 30_000,
+  }, async () => {
     const runtime = await start({ handler: 'handlers.logs', concurrency: 2 })
     runtime.child.stdout?.destroy() // the reading end of its stdout pipe closes
 
