@@ -12,6 +12,7 @@ import {
   invocationEndChannel,
   setEndCheck,
 } from '../invocation/store.ts'
+import { processState } from '../process-state.ts'
 import {
   detectorMode,
   FINDING_CODES,
@@ -26,7 +27,7 @@ import {
 } from './findings.ts'
 
 /** Per-invocation bookkeeping, kept on the invocation object itself (no WeakMap: GC cost). */
-const kLive = Symbol('lmi.detect.live')
+const kLive = Symbol.for('@lmi/runtime/detect/live')
 interface LiveWork {
   /** Timers and intervals not yet fired (timeouts) or cleared, with where they started. */
   timers: Map<object, { kind: string; origin: Error }> | undefined
@@ -298,13 +299,13 @@ function installRequests(): void {
     finish((message as { request: object }).request),
   )
 }
-const kOwner = Symbol('lmi.detect.owner')
+const kOwner = Symbol.for('@lmi/runtime/detect/owner')
 
 // --- escaped promises (opt-in: LMI_DETECT_PROMISES=1) ----------------------------------------
 
-const kPromiseOwner = Symbol('lmi.detect.promiseOwner')
-const kPromiseOrigin = Symbol('lmi.detect.promiseOrigin')
-const kPromiseReported = Symbol('lmi.detect.promiseReported')
+const kPromiseOwner = Symbol.for('@lmi/runtime/detect/promiseOwner')
+const kPromiseOrigin = Symbol.for('@lmi/runtime/detect/promiseOrigin')
+const kPromiseReported = Symbol.for('@lmi/runtime/detect/promiseReported')
 type TrackedPromise = { [kPromiseOwner]?: Holder; [kPromiseOrigin]?: Error }
 
 /**
@@ -474,8 +475,6 @@ export function escapedWorkError(invocation: object): SharedStateError | undefin
 
 // --- installation ----------------------------------------------------------------------------
 
-let installed = false
-
 /**
  * Installs every shared-state detector, once per process, and raises the report mode to
  * `mode` (the strictest asked for wins). `off` installs nothing. The chain calls this when a
@@ -484,8 +483,9 @@ let installed = false
 export function installDetectors(mode: SharedStateMode): void {
   if (mode === 'off') return
   raiseDetectorMode(mode)
-  if (installed) return
-  installed = true
+  // Once per process, whichever copy of this package gets here first.
+  if (processState.detectors.installed) return
+  processState.detectors.installed = true
   installEnv()
   installGlobals()
   installTimers()

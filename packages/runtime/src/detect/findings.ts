@@ -2,6 +2,7 @@ import diagnosticsChannel from 'node:diagnostics_channel'
 import { sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { InvalidConfigurationError, LmiError } from '../errors.ts'
+import { processState } from '../process-state.ts'
 
 /**
  * What the shared-state detectors do with a finding: nothing (`off`, detectors not even
@@ -139,10 +140,12 @@ function stderrSink(finding: Finding): void {
   )
 }
 
-const state: { mode: SharedStateMode; sink: Sink; seen: Set<string> } = {
-  mode: 'off',
-  sink: stderrSink,
-  seen: new Set(),
+// Process-wide: every copy of this package reports in the same mode, to the same sink.
+const state = processState.detectors as {
+  installed: boolean
+  mode: SharedStateMode
+  sink: Sink | undefined
+  seen: Set<string>
 }
 const MAX_SEEN = 10_000
 
@@ -181,7 +184,8 @@ export function report(finding: Finding): void {
   if (state.seen.has(key)) return
   if (state.seen.size >= MAX_SEEN) state.seen.clear()
   state.seen.add(key)
-  state.sink(finding)
+  const sink = state.sink ?? stderrSink
+  sink(finding)
 }
 
 /**
@@ -206,9 +210,12 @@ function firstLine(stack: string | undefined): string {
 
 // Frames from these files are lmi's own or Node's: a finding points at the application.
 // .../runtime/src/detect/findings.ts or .../runtime/dist/detect/findings.js → .../runtime/src/
+// Bundled (a handler bundle inlining this package), lmi's frames and the application's are in
+// one file: none is dropped by file then.
 const runtimeCode = (() => {
   const here = fileURLToPath(import.meta.url)
-  return here.slice(0, here.lastIndexOf(`${sep}detect${sep}`) + 1)
+  const folder = here.lastIndexOf(`${sep}detect${sep}`)
+  return folder === -1 ? undefined : here.slice(0, folder + 1)
 })()
 
 /** True for a stack frame (an `at …` line) in application code. */
@@ -216,7 +223,7 @@ export function isUserFrame(line: string): boolean {
   return (
     line.includes('at ') &&
     !line.includes('node:') &&
-    !line.includes(runtimeCode) &&
+    (runtimeCode === undefined || !line.includes(runtimeCode)) &&
     !line.includes(`${sep}node_modules${sep}@lmi${sep}`) &&
     !line.includes('<anonymous>')
   )

@@ -4,6 +4,7 @@ import { InvokeStoreBase } from '@aws/lambda-invoke-store'
 import type { NextInvocation } from '../client/runtime-api.ts'
 import { rawClearTimeout, rawSetTimeout } from '../detect/raw-timers.ts'
 import { InvocationTimeoutError, LmiError } from '../errors.ts'
+import { processState } from '../process-state.ts'
 import { createLambdaContext, type FunctionInfo, type LambdaContext } from './context.ts'
 
 /**
@@ -51,12 +52,13 @@ export interface InvocationInit {
 /** The deadline assumed when a context has no `getRemainingTimeInMillis` (Lambda's maximum). */
 const FALLBACK_TIMEOUT_MS = 15 * 60 * 1000
 
-/** Turns a successful end into a failure (the detectors' `throw` mode: work left running). */
-let endCheck: ((invocation: InvocationState) => Error | undefined) | undefined
-
-/** Installs the check every successful invocation end goes through (internal). */
+/**
+ * Installs the check every successful invocation end goes through (internal): the detectors'
+ * `throw` mode turns an end with work left running into a failure. Process-wide, so an
+ * invocation lmi's runtime runs goes through the check a bundled copy's detectors installed.
+ */
 export function setEndCheck(check: (invocation: InvocationState) => Error | undefined): void {
-  endCheck = check
+  processState.endCheck = check as (invocation: never) => Error | undefined
 }
 
 /** The outcome of running the handler, or of whatever ended the invocation first. */
@@ -309,6 +311,9 @@ export class InvocationState implements Invocation {
 
   #end(outcome: Outcome): boolean {
     if (this.#outcome !== undefined) return false
+    const endCheck = processState.endCheck as
+      | ((invocation: InvocationState) => Error | undefined)
+      | undefined
     if (outcome.ok && endCheck !== undefined) {
       const error = endCheck(this)
       if (error !== undefined) outcome = { ok: false, error, timedOut: false }
@@ -335,8 +340,13 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   )
 }
 
-/** The AsyncLocalStorage that tells which invocation runs any piece of code. */
-export const invocationStorage = new AsyncLocalStorage<InvocationState>()
+/**
+ * The AsyncLocalStorage that tells which invocation runs any piece of code: one per process,
+ * shared by every copy of this package, so a chain inlined in a handler bundle sees the
+ * invocation lmi's runtime opened.
+ */
+export const invocationStorage =
+  processState.invocationStorage as AsyncLocalStorage<InvocationState>
 
 /**
  * Where the chain keeps its invocation in AWS's runtime's InvokeStore context: that runtime
@@ -361,7 +371,7 @@ function globalInvokeStore(): unknown {
 /** The InvokeStore on `globalThis.awslambda` when it is not lmi's (AWS's runtime's). */
 export function foreignInvokeStore(): ForeignInvokeStore | undefined {
   const store = globalInvokeStore()
-  if (store === undefined || store === null || store instanceof LmiInvokeStore) return undefined
+  if (store === undefined || store === null || isLmiInvokeStore(store)) return undefined
   const candidate = store as Partial<ForeignInvokeStore>
   if (typeof candidate.run !== 'function' || typeof candidate.getContext !== 'function') {
     return undefined
@@ -484,6 +494,8 @@ export function bindTenantId(tenantId: string): void {
   if (awsContext !== undefined) awsContext[TENANT_ID] = tenantId
 }
 
+const kLmiInvokeStore = Symbol.for('@lmi/runtime/LmiInvokeStore')
+
 /**
  * `@aws/lambda-invoke-store`'s store, backed by lmi's own AsyncLocalStorage. Installed on
  * `globalThis.awslambda.InvokeStore` before the handler loads, where every copy of the
@@ -492,6 +504,10 @@ export function bindTenantId(tenantId: string): void {
  * AsyncLocalStorage context per invocation.
  */
 export class LmiInvokeStore extends InvokeStoreBase {
+  // Branded, so a copy of this package bundled with the handler knows the runtime's store for
+  // lmi's own rather than AWS's.
+  readonly [kLmiInvokeStore] = true
+
   // `run()` called by other code (tests, a chain running on this runtime) opens a context of
   // its own on top of the invocation's.
   readonly #override = new AsyncLocalStorage<Record<PropertyKey, unknown>>()
@@ -522,6 +538,10 @@ export class LmiInvokeStore extends InvokeStoreBase {
   }
 }
 
+function isLmiInvokeStore(store: unknown): store is LmiInvokeStore {
+  return (store as { [kLmiInvokeStore]?: unknown } | undefined)?.[kLmiInvokeStore] === true
+}
+
 interface AwsLambdaGlobal {
   InvokeStore?: unknown
   [key: string]: unknown
@@ -534,7 +554,7 @@ export function installInvokeStore(): LmiInvokeStore {
   const holder = globalThis as { awslambda?: AwsLambdaGlobal }
   holder.awslambda ??= {}
   const existing = holder.awslambda.InvokeStore
-  if (existing instanceof LmiInvokeStore) return existing
+  if (isLmiInvokeStore(existing)) return existing
   const store = new LmiInvokeStore()
   holder.awslambda.InvokeStore = store
   return store

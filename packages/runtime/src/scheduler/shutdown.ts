@@ -1,5 +1,6 @@
 import { describe } from '../errors.ts'
 import type { RuntimeLog } from '../log/log.ts'
+import { processState } from '../process-state.ts'
 
 /**
  * A function run once when the runtime shuts down (SIGTERM/SIGINT), after in-flight work.
@@ -11,8 +12,10 @@ import type { RuntimeLog } from '../log/log.ts'
  */
 export type ShutdownHook = () => unknown
 
-// Process-wide registration, like `process.on('SIGTERM')`: configuration, not request state.
-const hooks: ShutdownHook[] = []
+// Process-wide registration, like `process.on('SIGTERM')`: configuration, not request state;
+// shared with any other copy of this package, so hooks a bundled handler registers run when
+// the runtime that runs it shuts down.
+const hooks = processState.shutdownHooks
 
 /**
  * Registers a hook to run when lmi's runtime shuts down (SIGTERM/SIGINT): after in-flight

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// Builds the lmi runtime layer into <dir>/lmi/: the runtime and its worker-thread entry, each
+// bundled by esbuild into one ES module (undici and @aws/lambda-invoke-store inlined), and the
+// AWS_LAMBDA_EXEC_WRAPPER script that starts it in place of AWS's Node runtime. Plain
+// JavaScript, so `sam build` can run it on any Node >= 20.
+//   node packages/runtime/layer/build.mjs <dir>
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+
+const [outArg] = process.argv.slice(2)
+if (outArg === undefined || outArg === '') {
+  console.error('usage: node build.mjs <artifacts dir>   (writes <dir>/lmi/)')
+  process.exit(2)
+}
+const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src')
+const out = join(resolve(outArg), 'lmi')
+
+// The runtime's own code reads the TypeScript source (the `@lmi/source` export condition), so
+// the layer never depends on a stale dist/.
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  conditions: ['@lmi/source'],
+  legalComments: 'none',
+  logLevel: 'warning',
+  // Bundled CommonJS dependencies still call require() for Node built-ins.
+  banner: {
+    js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+  },
+}
+
+await rm(out, { recursive: true, force: true })
+await mkdir(out, { recursive: true })
+await build({
+  ...common,
+  stdin: {
+    contents: [
+      "import { bootstrap } from './bootstrap.ts'",
+      'const code = await bootstrap(process.env, process.argv[2])',
+      '// Handlers that ignored their deadline may still hold timers; the runtime is done with them.',
+      'process.exit(code)',
+    ].join('\n'),
+    resolveDir: src,
+    sourcefile: 'lmi-runtime.ts',
+    loader: 'ts',
+  },
+  outfile: join(out, 'lmi-runtime.mjs'),
+})
+// LMI_WORKERS: the runtime starts ./worker-entry.mjs beside itself.
+await build({
+  ...common,
+  entryPoints: [join(src, 'scheduler', 'worker-entry.ts')],
+  outfile: join(out, 'worker-entry.mjs'),
+})
+const wrapper = join(out, 'exec-wrapper')
+await writeFile(
+  wrapper,
+  [
+    '#!/bin/sh',
+    '# AWS_LAMBDA_EXEC_WRAPPER=/opt/lmi/exec-wrapper: Lambda runs this with its own runtime command',
+    "# as arguments; lmi's runtime takes its place, with the same environment (_HANDLER, ...).",
+    'exec node "$(dirname "$0")/lmi-runtime.mjs"',
+    '',
+  ].join('\n'),
+)
+await chmod(wrapper, 0o755)
+console.log(`lmi runtime layer written to ${out}`)
