@@ -155,3 +155,21 @@ export function percentile(values: readonly number[], p: number): number {
     sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0
   )
 }
+
+/**
+ * Resolves once `count` log lines match `predicate` (stdout is read asynchronously, so the
+ * last lines of an invocation may arrive after its answer); rejects after `timeoutMs`.
+ */
+export async function waitForLogs(
+  running: RunningExample,
+  predicate: (line: Record<string, unknown>) => boolean,
+  count: number,
+  timeoutMs = 5000,
+): Promise<Array<Record<string, unknown>>> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const lines = running.logs.filter(predicate)
+    if (lines.length >= count || Date.now() > deadline) return lines
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}

@@ -159,11 +159,12 @@ function danglingReferences(template: Template): string[] {
   const parameters = new Set(Object.keys(template.Parameters ?? {}))
   const resources = new Set(Object.keys(template.Resources))
   const conditions = new Set(Object.keys(template.Conditions ?? {}))
-  // What SAM generates: the implicit APIs, a function's Role/Url/Alias resources.
+  // What SAM generates: the implicit APIs, a function's Role/Url/Alias resources (and the
+  // `!Ref <Function>.Alias` / `.Version` forms).
   const generated = (name: string) =>
     name === 'ServerlessHttpApi' ||
     name === 'ServerlessRestApi' ||
-    resources.has(name.replace(/(Role|Url|Alias\w*)$/, ''))
+    resources.has(name.replace(/(Role|Url|Alias\w*|\.Alias|\.Version)$/, ''))
   const known = (name: string) =>
     parameters.has(name) || resources.has(name) || PSEUDO_PARAMETERS.has(name) || generated(name)
   const visit = (node: unknown, at: string): void => {
