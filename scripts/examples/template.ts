@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, extname, join } from 'node:path'
 import AjvDraft04, { type ErrorObject, type ValidateFunction } from 'ajv-draft-04'
 import { parse, type Tags } from 'yaml'
+import { samEsbuildArgs } from './build.ts'
 
 /** A template as CloudFormation sees it: short-form tags turned into their long forms. */
 export interface Template {
@@ -176,8 +177,8 @@ function danglingReferences(template: Template): string[] {
     for (const [key, value] of Object.entries(node)) {
       if (key === 'Ref' && typeof value === 'string' && !known(value)) {
         problems.push(`${at}: Ref to unknown ${value}`)
-      } else if (key === 'Fn::GetAtt' && Array.isArray(value)) {
-        const [name] = value as string[]
+      } else if (key === 'Fn::GetAtt' && (Array.isArray(value) || typeof value === 'string')) {
+        const [name] = typeof value === 'string' ? splitGetAtt(value) : (value as string[])
         // SAM generates some resources (a function's alias: `<Function>.Alias`, `<Function>Url`).
         if (typeof name === 'string' && !known(name)) {
           problems.push(`${at}: Fn::GetAtt on unknown ${name}`)
@@ -251,7 +252,14 @@ export function outExtension(buildProperties: Record<string, unknown>): string {
 
 function getAttTarget(value: unknown): [string, string] | undefined {
   const getAtt = (value as { 'Fn::GetAtt'?: unknown } | undefined)?.['Fn::GetAtt']
+  if (typeof getAtt === 'string') return splitGetAtt(getAtt)
   return Array.isArray(getAtt) ? (getAtt as [string, string]) : undefined
+}
+
+/** `A.B.C` → `['A', 'B.C']`, the long form of a string GetAtt. */
+function splitGetAtt(value: string): [string, string] {
+  const dot = value.indexOf('.')
+  return dot === -1 ? [value, ''] : [value.slice(0, dot), value.slice(dot + 1)]
 }
 
 /**
@@ -283,7 +291,24 @@ export function templateProblems(dir: string, template: Template): string[] {
     if (p.Runtime !== 'nodejs24.x')
       problems.push(`${id}: Runtime is ${String(p.Runtime)}, not nodejs24.x`)
     // LMI runs published versions: without an alias nothing is published.
-    if (typeof p.AutoPublishAlias !== 'string') problems.push(`${id}: no AutoPublishAlias`)
+    if (typeof p.AutoPublishAlias !== 'string' || !/^[A-Za-z0-9_-]+$/.test(p.AutoPublishAlias)) {
+      problems.push(`${id}: no AutoPublishAlias`)
+    }
+    // The function runs on the capacity provider's instances: same instruction set.
+    const providerId = getAttTarget(
+      (p.CapacityProviderConfig as Record<string, unknown> | undefined)?.Arn,
+    )?.[0]
+    const instanceArchitectures = (
+      resources[providerId ?? '']?.Properties?.InstanceRequirements as
+        | { Architectures?: unknown }
+        | undefined
+    )?.Architectures ?? ['x86_64']
+    const architectures = p.Architectures ?? ['x86_64']
+    if (JSON.stringify(architectures) !== JSON.stringify(instanceArchitectures)) {
+      problems.push(
+        `${id}: Architectures ${JSON.stringify(architectures)} differ from the capacity provider's ${JSON.stringify(instanceArchitectures)}`,
+      )
+    }
     const config = p.CapacityProviderConfig as Record<string, unknown> | undefined
     const target = getAttTarget(config?.Arn)
     if (
@@ -333,17 +358,38 @@ export function templateProblems(dir: string, template: Template): string[] {
     }
     const dot = fn.handler.lastIndexOf('.')
     const built = (entries as string[]).map((entry) => basename(entry, extname(entry)))
-    if (dot <= 0 || !built.includes(fn.handler.slice(0, dot))) {
+    if (dot <= 0 || dot === fn.handler.length - 1 || !built.includes(fn.handler.slice(0, dot))) {
       problems.push(`${id}: Handler ${fn.handler} is not <an entry point's name>.<export>`)
     }
-    if (fn.buildProperties.Format === 'esm' && outExtension(fn.buildProperties) !== '.mjs') {
-      problems.push(
-        `${id}: an esm bundle must be .mjs (OutExtension .js=.mjs): no package.json ships with it`,
-      )
+    // No package.json ships with the bundle: Node tells ESM from CommonJS by extension.
+    const format = fn.buildProperties.Format ?? 'cjs' // SAM's default
+    const extension = outExtension(fn.buildProperties)
+    if (format === 'esm' && extension !== '.mjs') {
+      problems.push(`${id}: an esm bundle must be .mjs (OutExtension .js=.mjs)`)
+    } else if (format === 'cjs' && extension === '.mjs') {
+      problems.push(`${id}: a cjs bundle must not be .mjs`)
+    }
+    try {
+      samEsbuildArgs(fn.buildProperties, fn.codeDir, '.aws-sam')
+    } catch (error) {
+      problems.push(`${id}: ${(error as Error).message}`)
     }
     problems.push(...layerProblems(dir, template, fn))
   }
   return problems
+}
+
+/** `!If [C, value, !Ref AWS::NoValue]` → `{ condition: C, value }`; anything else is unconditional. */
+function conditional(node: unknown): { condition: string | undefined; value: unknown } {
+  const branches = (node as { 'Fn::If'?: unknown } | undefined)?.['Fn::If']
+  if (
+    Array.isArray(branches) &&
+    branches.length === 3 &&
+    (branches[2] as { Ref?: unknown } | undefined)?.Ref === 'AWS::NoValue'
+  ) {
+    return { condition: String(branches[0]), value: branches[1] }
+  }
+  return { condition: undefined, value: node }
 }
 
 /** The function runs on lmi's runtime through the layer's exec wrapper, when asked to. */
@@ -359,19 +405,24 @@ function layerProblems(dir: string, template: Template, fn: FunctionBuild): stri
   if (!existsSync(makefile) || !readFileSync(makefile, 'utf8').includes('build-LmiRuntimeLayer:')) {
     problems.push(`LmiRuntimeLayer: ${makefile} has no build-LmiRuntimeLayer target`)
   }
+  // The wrapper and the layer that holds it come together: both always, or both under the
+  // same condition (a wrapper without its layer is a function that cannot start).
   const variables = (
     fn.properties.Environment as { Variables?: Record<string, unknown> } | undefined
   )?.Variables
-  if (
-    JSON.stringify(variables?.AWS_LAMBDA_EXEC_WRAPPER ?? null).includes('/opt/lmi/exec-wrapper') ===
-    false
-  ) {
-    problems.push(
-      `${fn.logicalId}: AWS_LAMBDA_EXEC_WRAPPER does not point at /opt/lmi/exec-wrapper`,
-    )
+  const wrapper = conditional(variables?.AWS_LAMBDA_EXEC_WRAPPER)
+  const layers = conditional(fn.properties.Layers)
+  if (wrapper.value !== '/opt/lmi/exec-wrapper') {
+    problems.push(`${fn.logicalId}: AWS_LAMBDA_EXEC_WRAPPER is not /opt/lmi/exec-wrapper`)
   }
-  if (!JSON.stringify(fn.properties.Layers ?? null).includes('"Ref":"LmiRuntimeLayer"')) {
-    problems.push(`${fn.logicalId}: Layers does not include LmiRuntimeLayer`)
+  const withLayer =
+    Array.isArray(layers.value) &&
+    layers.value.some((layer) => (layer as { Ref?: unknown }).Ref === 'LmiRuntimeLayer')
+  if (!withLayer) problems.push(`${fn.logicalId}: Layers does not include LmiRuntimeLayer`)
+  if (wrapper.condition !== layers.condition) {
+    problems.push(
+      `${fn.logicalId}: AWS_LAMBDA_EXEC_WRAPPER and Layers are not under the same condition`,
+    )
   }
   return problems
 }
