@@ -2,7 +2,7 @@
 // intrinsics, the official SAM JSON schema (draft-04, through ajv-draft-04), and the checks a
 // schema cannot make (references resolve, handler files exist, LMI settings are in range).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { basename, extname, join } from 'node:path'
+import { basename, extname, join, resolve } from 'node:path'
 import AjvDraft04, { type ErrorObject, type ValidateFunction } from 'ajv-draft-04'
 import { parse, type Tags } from 'yaml'
 import { samEsbuildArgs } from './build.ts'
@@ -233,7 +233,7 @@ export function functionBuilds(dir: string, template: Template): FunctionBuild[]
       const extension = outExtension(buildProperties)
       return {
         logicalId,
-        codeDir: join(dir, String(properties.CodeUri ?? '.')),
+        codeDir: resolve(dir, String(properties.CodeUri ?? '.')),
         buildProperties,
         handler,
         handlerFile: `${handler.slice(0, handler.lastIndexOf('.'))}${extension}`,

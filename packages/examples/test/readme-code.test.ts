@@ -1,5 +1,6 @@
 // Every ```ts block of every README in the repository is type-checked, as a module of its own
-// in the repository (so `@lmi/*` and the other imports resolve as they would for a user). A
+// in the repository (so `@lmi/*` and the other imports resolve as they would for a user), or,
+// after `<!-- excerpt: <file> -->`, must appear verbatim in that file (beside the README). A
 // block that is a fragment on purpose is preceded by `<!-- not checked: <why> -->`; one that
 // needs names it does not show gets them from `<!-- declare: <TypeScript> -->` before it; a
 // relative import resolves from the README's folder.
@@ -12,6 +13,8 @@ import { repoRoot } from '../../../scripts/examples/build.ts'
 
 interface Block {
   readme: string
+  /** The file the block is quoted from, when it is an excerpt. */
+  excerptOf: string | undefined
   line: number
   code: string
   declarations: string
@@ -56,10 +59,31 @@ export function tsBlocks(readme: string, text: string): { blocks: Block[]; skipp
       .filter((d) => d.startsWith('<!-- declare:'))
       .map((d) => d.slice('<!-- declare:'.length, -'-->'.length).trim())
       .join('\n')
-    blocks.push({ readme, line: start + 1, code: body.join('\n'), declarations })
+    const excerpt = directives.find((d) => d.startsWith('<!-- excerpt:'))
+    const excerptOf =
+      excerpt === undefined
+        ? undefined
+        : excerpt.slice('<!-- excerpt:'.length, -'-->'.length).trim()
+    blocks.push({ readme, excerptOf, line: start + 1, code: body.join('\n'), declarations })
   }
   return { blocks, skipped }
 }
+
+test('every excerpt in the READMEs is the code of the file it names, verbatim', () => {
+  let excerpts = 0
+  for (const readme of readmes(repoRoot)) {
+    for (const block of tsBlocks(readme, readFileSync(readme, 'utf8')).blocks) {
+      if (block.excerptOf === undefined) continue
+      excerpts++
+      const source = readFileSync(join(dirname(readme), block.excerptOf), 'utf8')
+      assert.ok(
+        source.includes(block.code),
+        `${relative(repoRoot, readme)}:${block.line}: not verbatim in ${block.excerptOf}`,
+      )
+    }
+  }
+  assert.ok(excerpts > 0)
+})
 
 test('every ```ts block in the READMEs type-checks', () => {
   const outDir = join(repoRoot, '.readme-code')
@@ -72,6 +96,7 @@ test('every ```ts block in the READMEs type-checks', () => {
       const found = tsBlocks(readme, readFileSync(readme, 'utf8'))
       skipped += found.skipped
       for (const block of found.blocks) {
+        if (block.excerptOf !== undefined) continue // checked where it lives, by tsc
         const name = `${relative(repoRoot, readme).replace(/[/\\.]/g, '_')}_L${block.line}.ts`
         // The declarations first, then the block; `export {}` makes every file a module. A
         // relative import means what it means beside the README.

@@ -4,6 +4,7 @@
 // AWS_LAMBDA_EXEC_WRAPPER script that starts it in place of AWS's Node runtime. Plain
 // JavaScript, so `sam build` can run it on any Node >= 20.
 //   node packages/runtime/layer/build.mjs <dir>
+import { existsSync } from 'node:fs'
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,17 +15,20 @@ if (outArg === undefined || outArg === '') {
   console.error('usage: node build.mjs <artifacts dir>   (writes <dir>/lmi/)')
   process.exit(2)
 }
-const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src')
+// From dist/, as the handler bundles that `sam build` makes import it: the layer's runtime and
+// the bundle's copy of @lmi/runtime are then the same build.
+const dist = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist')
+if (!existsSync(join(dist, 'bootstrap.js'))) {
+  console.error(`${dist}/bootstrap.js not found: build the repository first (npm run setup)`)
+  process.exit(1)
+}
 const out = join(resolve(outArg), 'lmi')
 
-// The runtime's own code reads the TypeScript source (the `@lmi/source` export condition), so
-// the layer never depends on a stale dist/.
 const common = {
   bundle: true,
   platform: 'node',
   format: 'esm',
   target: 'node22',
-  conditions: ['@lmi/source'],
   legalComments: 'none',
   logLevel: 'warning',
   // Bundled CommonJS dependencies still call require() for Node built-ins.
@@ -39,21 +43,21 @@ await build({
   ...common,
   stdin: {
     contents: [
-      "import { bootstrap } from './bootstrap.ts'",
+      "import { bootstrap } from './bootstrap.js'",
       'const code = await bootstrap(process.env, process.argv[2])',
       '// Handlers that ignored their deadline may still hold timers; the runtime is done with them.',
       'process.exit(code)',
     ].join('\n'),
-    resolveDir: src,
-    sourcefile: 'lmi-runtime.ts',
-    loader: 'ts',
+    resolveDir: dist,
+    sourcefile: 'lmi-runtime.js',
+    loader: 'js',
   },
   outfile: join(out, 'lmi-runtime.mjs'),
 })
 // LMI_WORKERS: the runtime starts ./worker-entry.mjs beside itself.
 await build({
   ...common,
-  entryPoints: [join(src, 'scheduler', 'worker-entry.ts')],
+  entryPoints: [join(dist, 'scheduler', 'worker-entry.js')],
   outfile: join(out, 'worker-entry.mjs'),
 })
 const wrapper = join(out, 'exec-wrapper')
