@@ -4,7 +4,7 @@
 // that stops catching its mistake, or starts flagging a valid template, fails here.
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { samEsbuildArgs } from '../../../scripts/examples/build.ts'
@@ -651,7 +651,7 @@ describe('outExtension and functionBuilds', () => {
     assert.equal(builds.length, 1)
     const [build] = builds
     assert.equal(build?.logicalId, fnId)
-    assert.equal(build?.codeDir, join(dir, 'src/'))
+    assert.equal(build?.codeDir, resolve(dir, 'src'))
     assert.equal(build?.handler, 'handler.handler')
     assert.equal(build?.handlerFile, 'handler.mjs')
     assert.equal(build?.buildProperties, buildProps(valid))
