@@ -12,9 +12,10 @@ import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { type CheckResult, runCheck } from '@lmi/runtime/cli'
 import type { InvokeResult } from '@lmi/runtime/emulator'
-import { buildFunction, buildRuntimeLayer, repoRoot } from './examples/build.ts'
+import { buildRuntimeLayer, repoRoot } from './examples/build.ts'
+import { type BuiltExample, buildExample } from './examples/harness.ts'
 import { type Answered, drive, type Invocation, percentile, startExample } from './examples/run.ts'
-import { functionBuilds, loadEvents, loadTemplate } from './examples/template.ts'
+import { loadEvents } from './examples/template.ts'
 
 const examplesDir = join(repoRoot, 'packages', 'examples')
 const CALLERS = 96 // more than the 64 slots: invocations queue, as on a busy function
@@ -156,22 +157,13 @@ interface Summary {
   findings: number
 }
 
-async function runDemo(demo: Demo, buildRoot: string, wrapper: string): Promise<Summary> {
+async function runDemo(demo: Demo, built: BuiltExample): Promise<Summary> {
   const dir = join(examplesDir, demo.name)
-  const [fn] = functionBuilds(dir, loadTemplate(dir))
-  if (fn === undefined) throw new Error(`${demo.name}: no function`)
-  const artifactDir = join(buildRoot, demo.name)
-  buildFunction(fn, artifactDir)
+  const { fn } = built
   const slots = (
     fn.properties.CapacityProviderConfig as { PerExecutionEnvironmentMaxConcurrency: number }
   ).PerExecutionEnvironmentMaxConcurrency
-  const running = await startExample({
-    fn,
-    artifactDir,
-    wrapper,
-    concurrency: slots,
-    env: demo.env?.(),
-  })
+  const running = await startExample({ ...built, concurrency: slots, env: demo.env?.() })
   try {
     const invocations = demo.invocations(loadEvents(dir))
     let errors = 0
@@ -264,7 +256,12 @@ try {
   )
 
   const summaries: Summary[] = []
-  for (const demo of DEMOS) summaries.push(await runDemo(demo, buildRoot, wrapper))
+  const builds = new Map<string, BuiltExample>()
+  for (const demo of DEMOS) {
+    const built = buildExample(join(examplesDir, demo.name), { root: buildRoot, wrapper })
+    builds.set(demo.name, built)
+    summaries.push(await runDemo(demo, built))
+  }
 
   const header = `  ${pad('example', 14, true)}${pad('invocations', 12)}${pad('errors', 8)}${pad('throughput', 13)}${pad('p50', 10)}${pad('p99', 10)}${pad('peak in-flight', 16)}${pad('findings', 10)}`
   console.log(`\n${bold(header)}`)
@@ -281,22 +278,22 @@ try {
   failed = summaries.some((s) => s.errors > 0 || s.peak > s.slots || s.findings > 0)
 
   // lmi check on the shared-state example: the bug classic Lambda hid, and its fix.
-  const sharedDir = join(examplesDir, 'shared-state')
-  const events = join(sharedDir, 'events')
+  const events = join(examplesDir, 'shared-state', 'events')
+  const sharedStateBuild = builds.get('shared-state')?.artifactDir
   console.log(
     bold('lmi check, shared-state example (each event alone, then all at once, compared):'),
   )
   const buggy = await runCheck({
     handler: 'buggy.handler',
     events,
-    cwd: join(buildRoot, 'shared-state'),
+    cwd: sharedStateBuild,
     seed: 1,
   })
   console.log(`  buggy.handler  ${describeCheck(buggy)}`)
   const fixed = await runCheck({
     handler: 'fixed.handler',
     events,
-    cwd: join(buildRoot, 'shared-state'),
+    cwd: sharedStateBuild,
     seed: 1,
   })
   console.log(`  fixed.handler  ${describeCheck(fixed)}`)

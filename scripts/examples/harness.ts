@@ -58,21 +58,33 @@ export interface BuiltExample {
   remove(): void
 }
 
-/** Builds the example's function (the only one, or `logicalId`) and the runtime layer. */
-export function buildExample(dir: string, logicalId?: string): BuiltExample {
+/**
+ * Builds the example's first function as `sam build` does, into `<root>/<Function>`, and the
+ * runtime layer unless `wrapper` names one already built. Without `root`, a temporary
+ * directory that `remove()` deletes.
+ */
+export function buildExample(
+  dir: string,
+  options: { root?: string; wrapper?: string } = {},
+): BuiltExample {
   const template = loadTemplate(dir)
-  const fns = functionBuilds(dir, template)
-  const fn = logicalId === undefined ? fns[0] : fns.find((f) => f.logicalId === logicalId)
-  if (fn === undefined) throw new Error(`no function ${logicalId ?? ''} in ${dir}/template.yaml`)
-  const root = mkdtempSync(join(tmpdir(), 'lmi-example-'))
+  const [fn] = functionBuilds(dir, template)
+  if (fn === undefined) throw new Error(`no function in ${dir}/template.yaml`)
+  const root = options.root ?? mkdtempSync(join(tmpdir(), 'lmi-example-'))
   const artifactDir = join(root, fn.logicalId)
   buildFunction(fn, artifactDir)
-  const wrapper = buildRuntimeLayer(join(root, 'LmiRuntimeLayer'))
+  // What Lambda will look for: `Handler`'s module, as esbuild named it.
+  if (!existsSync(join(artifactDir, fn.handlerFile))) {
+    throw new Error(`${fn.logicalId}: the build has no ${fn.handlerFile} for Handler ${fn.handler}`)
+  }
+  const wrapper = options.wrapper ?? buildRuntimeLayer(join(root, 'LmiRuntimeLayer'))
   return {
     template,
     fn,
     artifactDir,
     wrapper,
-    remove: () => rmSync(root, { recursive: true, force: true }),
+    remove: () => {
+      if (options.root === undefined) rmSync(root, { recursive: true, force: true })
+    },
   }
 }

@@ -48,10 +48,7 @@ const SHORT_FORMS: Record<string, string> = {
 
 // `!GetAtt A.B` is `{ "Fn::GetAtt": ["A", "B"] }`; every other scalar form keeps its string.
 function longForm(name: string, value: unknown): Record<string, unknown> {
-  if (name === 'GetAtt' && typeof value === 'string') {
-    const dot = value.indexOf('.')
-    return { 'Fn::GetAtt': dot === -1 ? [value] : [value.slice(0, dot), value.slice(dot + 1)] }
-  }
+  if (name === 'GetAtt' && typeof value === 'string') return { 'Fn::GetAtt': splitGetAtt(value) }
   return { [SHORT_FORMS[name] as string]: value }
 }
 
@@ -250,16 +247,17 @@ export function outExtension(buildProperties: Record<string, unknown>): string {
   return mapping === undefined ? '.js' : mapping.slice('.js='.length)
 }
 
-function getAttTarget(value: unknown): [string, string] | undefined {
+/** `[resource, attribute]` of a GetAtt in either long form, or undefined for anything else. */
+function getAttTarget(value: unknown): string[] | undefined {
   const getAtt = (value as { 'Fn::GetAtt'?: unknown } | undefined)?.['Fn::GetAtt']
   if (typeof getAtt === 'string') return splitGetAtt(getAtt)
-  return Array.isArray(getAtt) ? (getAtt as [string, string]) : undefined
+  return Array.isArray(getAtt) ? (getAtt as string[]) : undefined
 }
 
-/** `A.B.C` → `['A', 'B.C']`, the long form of a string GetAtt. */
-function splitGetAtt(value: string): [string, string] {
+/** `A.B.C` → `['A', 'B.C']`, `A` → `['A']`: the list form of a GetAtt written as a string. */
+function splitGetAtt(value: string): string[] {
   const dot = value.indexOf('.')
-  return dot === -1 ? [value, ''] : [value.slice(0, dot), value.slice(dot + 1)]
+  return dot === -1 ? [value] : [value.slice(0, dot), value.slice(dot + 1)]
 }
 
 /**
@@ -294,30 +292,22 @@ export function templateProblems(dir: string, template: Template): string[] {
     if (typeof p.AutoPublishAlias !== 'string' || !/^[A-Za-z0-9_-]+$/.test(p.AutoPublishAlias)) {
       problems.push(`${id}: no AutoPublishAlias`)
     }
+    const config = p.CapacityProviderConfig as Record<string, unknown> | undefined
+    const [providerId = '', attribute] = getAttTarget(config?.Arn) ?? []
+    const provider = resources[providerId]
+    if (attribute !== 'Arn' || provider?.Type !== 'AWS::Serverless::CapacityProvider') {
+      problems.push(
+        `${id}: CapacityProviderConfig.Arn is not !GetAtt <a capacity provider here>.Arn`,
+      )
+    }
     // The function runs on the capacity provider's instances: same instruction set.
-    const providerId = getAttTarget(
-      (p.CapacityProviderConfig as Record<string, unknown> | undefined)?.Arn,
-    )?.[0]
     const instanceArchitectures = (
-      resources[providerId ?? '']?.Properties?.InstanceRequirements as
-        | { Architectures?: unknown }
-        | undefined
+      provider?.Properties?.InstanceRequirements as { Architectures?: unknown } | undefined
     )?.Architectures ?? ['x86_64']
     const architectures = p.Architectures ?? ['x86_64']
     if (JSON.stringify(architectures) !== JSON.stringify(instanceArchitectures)) {
       problems.push(
         `${id}: Architectures ${JSON.stringify(architectures)} differ from the capacity provider's ${JSON.stringify(instanceArchitectures)}`,
-      )
-    }
-    const config = p.CapacityProviderConfig as Record<string, unknown> | undefined
-    const target = getAttTarget(config?.Arn)
-    if (
-      target === undefined ||
-      target[1] !== 'Arn' ||
-      resources[target[0]]?.Type !== 'AWS::Serverless::CapacityProvider'
-    ) {
-      problems.push(
-        `${id}: CapacityProviderConfig.Arn is not !GetAtt <a capacity provider here>.Arn`,
       )
     }
     const concurrency = config?.PerExecutionEnvironmentMaxConcurrency

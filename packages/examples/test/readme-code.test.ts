@@ -33,7 +33,7 @@ function readmes(dir: string): string[] {
 }
 
 /** The ```ts blocks of a README, with the directives just before each. */
-export function tsBlocks(readme: string, text: string): { blocks: Block[]; skipped: number } {
+function tsBlocks(readme: string, text: string): { blocks: Block[]; skipped: number } {
   const lines = text.split('\n')
   const blocks: Block[] = []
   let skipped = 0

@@ -1,5 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
+import type { Finding, SharedStateMode } from './detect/findings.ts'
 import { LmiError } from './errors.ts'
+import type { InvocationState } from './invocation/store.ts'
 
 /**
  * The version of the layout below. Two copies of `@lmi/runtime` in one process (a handler
@@ -22,15 +24,16 @@ export const PACKAGE_VERSION = '0.1.0'
 export interface ProcessState {
   readonly protocol: number
   readonly version: string
-  readonly invocationStorage: AsyncLocalStorage<unknown>
+  readonly invocationStorage: AsyncLocalStorage<InvocationState>
   readonly shutdownHooks: Array<() => unknown>
   readonly detectors: {
     installed: boolean
-    mode: 'off' | 'warn' | 'throw'
-    sink: ((finding: never) => void) | undefined
+    mode: SharedStateMode
+    /** Where `warn`-mode findings go; stderr when unset. */
+    sink: ((finding: Finding) => void) | undefined
     readonly seen: Set<string>
   }
-  endCheck: ((invocation: never) => Error | undefined) | undefined
+  endCheck: ((invocation: InvocationState) => Error | undefined) | undefined
 }
 
 const kProcessState = Symbol.for('@lmi/runtime/process-state')

@@ -141,12 +141,7 @@ function stderrSink(finding: Finding): void {
 }
 
 // Process-wide: every copy of this package reports in the same mode, to the same sink.
-const state = processState.detectors as {
-  installed: boolean
-  mode: SharedStateMode
-  sink: Sink | undefined
-  seen: Set<string>
-}
+const state = processState.detectors
 const MAX_SEEN = 10_000
 
 /** The mode the installed detectors run in. */

@@ -58,7 +58,7 @@ const FALLBACK_TIMEOUT_MS = 15 * 60 * 1000
  * invocation lmi's runtime runs goes through the check a bundled copy's detectors installed.
  */
 export function setEndCheck(check: (invocation: InvocationState) => Error | undefined): void {
-  processState.endCheck = check as (invocation: never) => Error | undefined
+  processState.endCheck = check
 }
 
 /** The outcome of running the handler, or of whatever ended the invocation first. */
@@ -311,9 +311,7 @@ export class InvocationState implements Invocation {
 
   #end(outcome: Outcome): boolean {
     if (this.#outcome !== undefined) return false
-    const endCheck = processState.endCheck as
-      | ((invocation: InvocationState) => Error | undefined)
-      | undefined
+    const endCheck = processState.endCheck
     if (outcome.ok && endCheck !== undefined) {
       const error = endCheck(this)
       if (error !== undefined) outcome = { ok: false, error, timedOut: false }
@@ -345,8 +343,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * shared by every copy of this package, so a chain inlined in a handler bundle sees the
  * invocation lmi's runtime opened.
  */
-export const invocationStorage =
-  processState.invocationStorage as AsyncLocalStorage<InvocationState>
+export const invocationStorage: AsyncLocalStorage<InvocationState> = processState.invocationStorage
 
 /**
  * Where the chain keeps its invocation in AWS's runtime's InvokeStore context: that runtime
