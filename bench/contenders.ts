@@ -29,8 +29,8 @@ export type Contender = {
 
 const awsEntry = join(benchDir, 'node_modules', 'aws-lambda-ric', 'index.mjs')
 const awsAddon = join(benchDir, 'node_modules', 'aws-lambda-ric', 'rapid-client.node')
-const lmiBin = join(repoRoot, 'packages', 'runtime', 'bin', 'lmi-runtime.js')
-const lmiDist = join(repoRoot, 'packages', 'runtime', 'dist', 'cli', 'index.js')
+const lmiBin = join(repoRoot, 'packages', 'runtime', 'runtime', 'bin', 'lmi-runtime.js')
+const lmiDist = join(repoRoot, 'packages', 'runtime', 'runtime', 'dist', 'index.js')
 
 export const contenders: Contender[] = [
   {
@@ -59,7 +59,8 @@ export const contenders: Contender[] = [
   },
   {
     name: 'lmi',
-    description: 'lmi runtime (packages/runtime), compiled dist/ as published, default workers',
+    description:
+      'lmi runtime (packages/runtime/runtime), compiled dist/ as published, default workers',
     resolve: () => resolveLmi(process.env.LMI_BENCH_WORKERS),
   },
   {
@@ -88,7 +89,9 @@ function withEnv(
 
 function resolveLmi(workers: string | undefined): Launch | { unavailable: string } {
   if (!existsSync(lmiBin) || !existsSync(lmiDist)) {
-    return { unavailable: 'packages/runtime is not built: run `pnpm build` (or npm run bench)' }
+    return {
+      unavailable: 'packages/runtime/runtime is not built: run `pnpm build` (or npm run bench)',
+    }
   }
   // dist/, as users run it: the TypeScript source would add the type stripper's memory.
   // `npm run bench` builds first, so dist/ is the code in the tree.

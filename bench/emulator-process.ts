@@ -5,7 +5,7 @@
 import { pathToFileURL } from 'node:url'
 import type { ChildMessage, InitMessage, ParentMessage, PhaseSummary } from './protocol.ts'
 
-type EmulatorModule = typeof import('../packages/runtime/src/emulator/index.ts')
+type EmulatorModule = typeof import('../packages/runtime/dev/src/emulator/index.ts')
 type Emulator = Awaited<ReturnType<EmulatorModule['createEmulator']>>
 
 function send(message: ChildMessage): void {

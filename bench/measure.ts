@@ -3,7 +3,7 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
-import type { EmulatorStats } from '../packages/runtime/src/emulator/index.ts'
+import type { EmulatorStats } from '../packages/runtime/dev/src/emulator/index.ts'
 import type { Contender, Launch } from './contenders.ts'
 import { benchDir, handlersDir, lambdaEnv } from './contenders.ts'
 import { sampleProcess } from './proc.ts'

@@ -1,4 +1,4 @@
-import type { EmulatorStats } from '../packages/runtime/src/emulator/index.ts'
+import type { EmulatorStats } from '../packages/runtime/dev/src/emulator/index.ts'
 
 // Messages between run.ts (parent) and emulator-process.ts (child, the load generator).
 

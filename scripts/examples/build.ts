@@ -74,7 +74,7 @@ export function buildFunction(fn: FunctionBuild, outDir: string): void {
   )
 }
 
-const layerDir = join(repoRoot, 'packages', 'runtime', 'layer')
+const layerDir = join(repoRoot, 'packages', 'runtime', 'runtime', 'layer')
 
 /**
  * Builds the LmiRuntimeLayer into `outDir` as `sam build` does: `make --makefile <Makefile>

@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
-import { createEmulator, type Emulator, type InvokeResult } from '@lmi/runtime/emulator'
+import { createEmulator, type Emulator, type InvokeResult } from '@lmi/dev/emulator'
 import { nodePath } from './build.ts'
 import type { FunctionBuild } from './template.ts'
 

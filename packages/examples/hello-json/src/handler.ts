@@ -1,5 +1,5 @@
+import { lmi } from '@lmi/core'
 import { createHttpError, httpErrors, jsonBody, jsonResponse } from '@lmi/json'
-import { lmi } from '@lmi/runtime'
 
 /** The request body, checked by ajv before the handler runs; `as const` types `event.body`. */
 const greetingRequest = {

@@ -1,5 +1,5 @@
 import { createLogger } from '@lmi/context'
-import { getInvocation, lmi } from '@lmi/runtime'
+import { getInvocation, lmi } from '@lmi/core'
 import { getTenantId, installTenantHeader, tenant } from '@lmi/tenant'
 import { tmpScope } from '@lmi/tmp-scope'
 

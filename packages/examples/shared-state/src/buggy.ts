@@ -2,8 +2,9 @@
 // time: the module-level `caller` is set at the start of each request and read at the end.
 // On Lambda Managed Instances up to 64 requests share this module: while one awaits its quota
 // lookup, another overwrites `caller`, and the first answers with the second's identity.
+
+import { lmi } from '@lmi/core'
 import { httpErrors, jsonResponse } from '@lmi/json'
-import { lmi } from '@lmi/runtime'
 import { type Caller, callerFrom, type QuotaEvent, quotaOf } from './plans.ts'
 
 let caller: Caller // "the current user", for the helpers below

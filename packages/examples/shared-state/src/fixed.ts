@@ -2,8 +2,8 @@
 // the invocation's own store, which every helper reads without it being passed around, and
 // which no other request can see. (Passing `caller` as an argument is just as good.)
 import { get, set } from '@lmi/context'
+import { getInvocation, lmi } from '@lmi/core'
 import { httpErrors, jsonResponse } from '@lmi/json'
-import { getInvocation, lmi } from '@lmi/runtime'
 import { type Caller, callerFrom, type QuotaEvent, quotaOf } from './plans.ts'
 
 function describeCaller(): string {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { dirname, join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { runCheck } from '@lmi/runtime/cli'
+import { runCheck } from '@lmi/dev'
 import {
   type BuiltExample,
   buildExample,

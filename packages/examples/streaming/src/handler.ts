@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createLogger } from '@lmi/context'
-import { HttpResponseStream, streamifyResponse, tryGetInvocation } from '@lmi/runtime'
+import { HttpResponseStream, streamifyResponse, tryGetInvocation } from '@lmi/core'
 
 /** The part of a Function URL event this handler reads. */
 export interface UrlEvent {

@@ -2,8 +2,8 @@ import { createReadStream, createWriteStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
 import { createGzip } from 'node:zlib'
+import { getInvocation, lmi } from '@lmi/core'
 import { httpErrors, jsonBody } from '@lmi/json'
-import { getInvocation, lmi } from '@lmi/runtime'
 import { tmpScope } from '@lmi/tmp-scope'
 
 const reportRequest = {

@@ -3,6 +3,6 @@ export {
   type Invocation,
   NoInvocationError,
   tryGetInvocation,
-} from '@lmi/runtime'
+} from '@lmi/core'
 export { type CreateLoggerOptions, createLogger, logger } from './logger.ts'
 export { get, has, set } from './store.ts'

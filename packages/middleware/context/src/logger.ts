@@ -1,4 +1,4 @@
-import { tryGetInvocation } from '@lmi/runtime'
+import { tryGetInvocation } from '@lmi/core'
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino'
 
 const lambdaToPino: Record<string, string> = {

@@ -1,4 +1,4 @@
-import { getInvocation, type Invocation, tryGetInvocation } from '@lmi/runtime'
+import { getInvocation, type Invocation, tryGetInvocation } from '@lmi/core'
 
 // Values live on the invocation object, not in module state: visible to that invocation only,
 // gone with it. A property rather than a WeakMap entry: ephemerons of short-lived keys cost

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { type LambdaContext, lmi } from '@lmi/runtime'
+import { type LambdaContext, lmi } from '@lmi/core'
 import { createLogger, get, has, NoInvocationError, set } from '../src/index.ts'
 
 function context(requestId: string, tenantId?: string): LambdaContext {

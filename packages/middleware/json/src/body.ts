@@ -1,4 +1,4 @@
-import type { LmiRequest, Middleware, Transform } from '@lmi/runtime'
+import type { LmiRequest, Middleware, Transform } from '@lmi/core'
 import { Ajv, type Options as AjvOptions, type ErrorObject, type ValidateFunction } from 'ajv'
 import formatsModule, { type FormatName } from 'ajv-formats'
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts'
@@ -441,7 +441,7 @@ type BodyEvent = Record<string, unknown>
  *
  * @example
  * ```ts
- * import { lmi } from '@lmi/runtime'
+ * import { lmi } from '@lmi/core'
  * import { httpErrors, jsonBody, jsonResponse } from '@lmi/json'
  *
  * const schema = {

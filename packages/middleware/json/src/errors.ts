@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http'
-import { InvalidConfigurationError, LmiError } from '@lmi/runtime'
+import { InvalidConfigurationError, LmiError } from '@lmi/core'
 
 // A registered symbol on the prototype, as LmiError does: `instanceof HttpError` also holds for
 // an error built by another copy of this package (source and dist side by side, two versions in

@@ -1,11 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import { logger as contextLogger } from '@lmi/context'
-import {
-  type ErrorResponse,
-  type LmiRequest,
-  toErrorResponse,
-  tryGetInvocation,
-} from '@lmi/runtime'
+import { type ErrorResponse, type LmiRequest, toErrorResponse, tryGetInvocation } from '@lmi/core'
 import { HttpError, invalidOptions, isHttpError, type ValidationIssue } from './errors.ts'
 import { fitResponse, httpEventKind } from './http.ts'
 
@@ -162,7 +157,7 @@ function problemBody(problem: ProblemDetails): string {
  *
  * @example
  * ```ts
- * import { lmi } from '@lmi/runtime'
+ * import { lmi } from '@lmi/core'
  * import { createHttpError, httpErrors } from '@lmi/json'
  *
  * export const handler = lmi(async (event) => {

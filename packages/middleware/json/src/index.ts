@@ -1,4 +1,4 @@
-export { InvalidConfigurationError } from '@lmi/runtime'
+export { InvalidConfigurationError } from '@lmi/core'
 export {
   DEFAULT_BODY_LIMIT,
   type HttpRequestEvent,

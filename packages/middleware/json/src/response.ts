@@ -1,4 +1,4 @@
-import type { LmiRequest, Middleware, Transform } from '@lmi/runtime'
+import type { LmiRequest, Middleware, Transform } from '@lmi/core'
 import { invalidOptions, ResponseSerializationError } from './errors.ts'
 import { fitResponse, type HttpResponse, hasHeader } from './http.ts'
 
@@ -85,7 +85,7 @@ function isShaped(value: unknown): value is Record<string, unknown> & { statusCo
  *
  * @example
  * ```ts
- * import { lmi } from '@lmi/runtime'
+ * import { lmi } from '@lmi/core'
  * import { httpErrors, jsonResponse } from '@lmi/json'
  *
  * export const handler = lmi(async () => ({ orders: [] }))

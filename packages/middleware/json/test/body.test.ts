@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { InvalidConfigurationError, type Middleware } from '@lmi/runtime'
+import { InvalidConfigurationError, type Middleware } from '@lmi/core'
 import { Ajv } from 'ajv'
 import {
   BodyRequiredError,

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { createLogger } from '@lmi/context'
-import { type LambdaContext, lmi, toErrorResponse } from '@lmi/runtime'
+import { type LambdaContext, lmi, toErrorResponse } from '@lmi/core'
 import middy from '@middy/core'
 import {
   createHttpError,

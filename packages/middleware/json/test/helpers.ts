@@ -1,7 +1,7 @@
 // Shared by the test files: real event captures (test/fixtures/events), a Lambda context, a
 // request to drive one middleware hook by hand, a logger that records.
 import { readFileSync } from 'node:fs'
-import type { LambdaContext, LmiRequest } from '@lmi/runtime'
+import type { LambdaContext, LmiRequest } from '@lmi/core'
 import type { ErrorLogRecord, HttpErrorsLogger } from '../src/index.ts'
 
 const eventsDir = new URL('./fixtures/events/', import.meta.url)

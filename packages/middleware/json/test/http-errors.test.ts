@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { InvalidConfigurationError, LmiError, type LmiRequest, type Middleware } from '@lmi/runtime'
+import { InvalidConfigurationError, LmiError, type LmiRequest, type Middleware } from '@lmi/core'
 import httpErrorHandler from '@middy/http-error-handler'
 import httpJsonBodyParser from '@middy/http-json-body-parser'
 import {

@@ -4,7 +4,7 @@
 // The seed is fixed so runs are reproducible; change it to explore further.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { Middleware } from '@lmi/runtime'
+import type { Middleware } from '@lmi/core'
 import fc from 'fast-check'
 import {
   HttpError,

@@ -3,7 +3,7 @@
 // when the line stops being an error. The runtime part only proves the chains run.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { lmi } from '@lmi/runtime'
+import { lmi } from '@lmi/core'
 import middy from '@middy/core'
 import {
   type HttpResponse,

@@ -1,4 +1,4 @@
-import { tryGetInvocation } from '@lmi/runtime'
+import { tryGetInvocation } from '@lmi/core'
 import { NoTenantError } from './errors.ts'
 
 interface InvokeStoreLike {

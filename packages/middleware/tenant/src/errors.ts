@@ -1,4 +1,4 @@
-import { LmiError } from '@lmi/runtime'
+import { LmiError } from '@lmi/core'
 
 // A registered symbol on the prototype, so `instanceof TenantError` also holds for an error
 // made by another copy of this package (source and dist side by side, two bundled versions).

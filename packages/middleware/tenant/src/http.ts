@@ -1,4 +1,4 @@
-import { InvalidConfigurationError, tryGetInvocation } from '@lmi/runtime'
+import { InvalidConfigurationError, tryGetInvocation } from '@lmi/core'
 import { type Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
 import { tryGetTenantId } from './current.ts'
 

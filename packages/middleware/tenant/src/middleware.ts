@@ -5,7 +5,7 @@ import {
   type LmiRequest,
   type Middleware,
   type Transform,
-} from '@lmi/runtime'
+} from '@lmi/core'
 import { tryGetTenantId } from './current.ts'
 import { TenantMismatchError, TenantRequiredError } from './errors.ts'
 import { type CompiledSource, compileSources, type TenantSource } from './sources.ts'
@@ -90,7 +90,7 @@ function hasCode(error: unknown, code: string): boolean {
  *
  * @example
  * ```ts
- * import { lmi } from '@lmi/runtime'
+ * import { lmi } from '@lmi/core'
  * import { getTenantId, tenant } from '@lmi/tenant'
  *
  * export const handler = lmi(async (event, context) => {

@@ -1,4 +1,4 @@
-import { InvalidConfigurationError, type LambdaContext } from '@lmi/runtime'
+import { InvalidConfigurationError, type LambdaContext } from '@lmi/core'
 import { InvalidTenantError } from './errors.ts'
 
 /**

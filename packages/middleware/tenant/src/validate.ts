@@ -1,4 +1,4 @@
-import { InvalidConfigurationError } from '@lmi/runtime'
+import { InvalidConfigurationError } from '@lmi/core'
 import { InvalidTenantError } from './errors.ts'
 
 /**

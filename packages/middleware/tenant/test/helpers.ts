@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { LambdaContext } from '@lmi/runtime'
+import type { LambdaContext } from '@lmi/core'
 
 /** A Lambda context as a runtime hands it to the handler (`tenantId` from tenant isolation). */
 export function lambdaContext(requestId: string, tenantId?: string): LambdaContext {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { InvalidConfigurationError, type LambdaContext, lmi } from '@lmi/runtime'
+import { InvalidConfigurationError, type LambdaContext, lmi } from '@lmi/core'
 import fc from 'fast-check'
 import { Agent, Dispatcher, getGlobalDispatcher, interceptors, Pool, request } from 'undici'
 import {

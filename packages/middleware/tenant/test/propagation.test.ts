@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { createLogger } from '@lmi/context'
-import { getInvocation, type LambdaContext, lmi } from '@lmi/runtime'
+import { getInvocation, type LambdaContext, lmi } from '@lmi/core'
 import middy from '@middy/core'
 import { request } from 'undici'
 import {

@@ -7,7 +7,7 @@ import { once } from 'node:events'
 import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { createEmulator, type Emulator } from '@lmi/runtime/emulator'
+import { createEmulator, type Emulator } from '@lmi/dev/emulator'
 import { type EchoServer, startEchoServer } from './helpers.ts'
 
 const fixturesDir = fileURLToPath(new URL('./fixtures/', import.meta.url))

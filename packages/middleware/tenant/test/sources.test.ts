@@ -9,7 +9,7 @@ import {
   LmiError,
   lmi,
   TenantConflictError,
-} from '@lmi/runtime'
+} from '@lmi/core'
 import {
   getTenantId,
   InvalidTenantError,

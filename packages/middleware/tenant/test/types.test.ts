@@ -3,7 +3,7 @@
 // and each `@ts-expect-error` fails it when the line stops being an error.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { lmi } from '@lmi/runtime'
+import { lmi } from '@lmi/core'
 import middy from '@middy/core'
 import { Pool } from 'undici'
 import { installTenantHeader, type TenantSource, tenant, tenantInterceptor } from '../src/index.ts'

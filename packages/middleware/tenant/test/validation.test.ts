@@ -2,7 +2,7 @@
 // either binds a safe id or fails with a typed TenantError — never another exception.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { type LambdaContext, lmi } from '@lmi/runtime'
+import { type LambdaContext, lmi } from '@lmi/core'
 import fc from 'fast-check'
 import {
   DEFAULT_TENANT_MAX_LENGTH,

@@ -1,4 +1,4 @@
-import { LmiError } from '@lmi/runtime'
+import { LmiError } from '@lmi/core'
 
 /**
  * Base class of the errors `@lmi/tmp-scope` throws.

@@ -10,7 +10,7 @@ import {
   onShutdown,
   type Transform,
   tryGetInvocation,
-} from '@lmi/runtime'
+} from '@lmi/core'
 import { NoTmpScopeError, TmpQuotaExceededError } from './errors.ts'
 import { ownerName, sweepTmpLeftovers } from './owner.ts'
 import { InvocationTmpDir, type TmpConfig, type TmpDir } from './tmp-dir.ts'
@@ -155,7 +155,7 @@ function lookup(): InvocationTmpDir | undefined {
  *
  * @example
  * ```ts
- * import { lmi } from '@lmi/runtime'
+ * import { lmi } from '@lmi/core'
  * import { tmpScope } from '@lmi/tmp-scope'
  * import { writeFile } from 'node:fs/promises'
  *

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, sep } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { type LambdaContext, lmi } from '@lmi/runtime'
+import { type LambdaContext, lmi } from '@lmi/core'
 import fc from 'fast-check'
 import { type TmpDir, TmpEscapeError, tmpScope } from '../src/index.ts'
 

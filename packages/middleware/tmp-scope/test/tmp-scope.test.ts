@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { bindTenantId, InvalidConfigurationError, type LambdaContext, lmi } from '@lmi/runtime'
+import { bindTenantId, InvalidConfigurationError, type LambdaContext, lmi } from '@lmi/core'
 import middy from '@middy/core'
 import {
   getTmp,

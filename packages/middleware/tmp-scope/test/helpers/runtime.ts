@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { createEmulator, type Emulator, type EmulatorOptions } from '@lmi/runtime/emulator'
+import { createEmulator, type Emulator, type EmulatorOptions } from '@lmi/dev/emulator'
 
 const fixturesDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures')
 const runtimeBin = join(

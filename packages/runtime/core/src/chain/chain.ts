@@ -1,0 +1,578 @@
+import { InvokeStoreBase } from '@aws/lambda-invoke-store'
+import { escapedWorkError, installDetectors } from '../detect/detectors.ts'
+import { detectorMode, type SharedStateMode, sharedStateModeFromEnv } from '../detect/findings.ts'
+import { LmiError } from '../errors.ts'
+import type { LambdaContext } from '../invocation/context.ts'
+import {
+  ensureInvokeStore,
+  type ForeignInvokeStore,
+  foreignInvokeStore,
+  InvocationState,
+  invocationStorage,
+  kInvocation,
+} from '../invocation/store.ts'
+import type {
+  AnyTransform,
+  ChainHandler,
+  HandlerOptions,
+  LmiRequest,
+  Middleware,
+  MiddlewareFn,
+  Passthrough,
+  TransformOf,
+} from './types.ts'
+
+/**
+ * A middleware without any of `before`, `after`, `onError`; or `.use()`, `.before()`,
+ * `.after()`, `.onError()`, `.handler()` called once the handler has served an invocation
+ * (the chain is then sealed: changing it under concurrent invocations would give them
+ * different chains).
+ *
+ * @example
+ * ```ts
+ * lmi(handler).use({}) // => InvalidMiddlewareError
+ * ```
+ */
+export class InvalidMiddlewareError extends LmiError {
+  constructor(message: string) {
+    super(message, 'LMI_INVALID_MIDDLEWARE')
+    this.name = 'InvalidMiddlewareError'
+  }
+}
+
+/**
+ * The chain was changed after it served its first invocation.
+ *
+ * @example
+ * ```ts
+ * const handler = lmi(fn)
+ * await handler(event, context)
+ * handler.use(cors()) // => ChainSealedError
+ * ```
+ */
+export class ChainSealedError extends LmiError {
+  constructor(method: string) {
+    super(
+      `.${method}() after the first invocation: concurrent invocations would run different chains. Build the chain at init.`,
+      'LMI_CHAIN_SEALED',
+    )
+    this.name = 'ChainSealedError'
+  }
+}
+
+/**
+ * The handler was called in a way Lambda never calls it (a context that is not an object).
+ *
+ * @example
+ * ```ts
+ * await handler({}, 'not a context') // => InvalidInvocationError
+ * ```
+ */
+export class InvalidInvocationError extends LmiError {
+  constructor(message: string) {
+    super(message, 'LMI_INVALID_INVOCATION')
+    this.name = 'InvalidInvocationError'
+  }
+}
+
+/**
+ * Options of {@link lmi}.
+ *
+ * @example
+ * ```ts
+ * export const handler = lmi(inner, { internal: { region: process.env.AWS_REGION } })
+ * ```
+ */
+export interface LmiOptions {
+  /** Copied into every request's `internal` (middy's `internal` plugin option). */
+  internal?: Record<string, unknown>
+  /**
+   * The shared-state detectors' mode: `off`, `warn` (coded warnings) or `throw` (the offending
+   * invocation fails with `SharedStateError`). `LMI_SHARED_STATE` overrides it; default
+   * {@link DEFAULT_SHARED_STATE_MODE}. The detectors are process-wide: the strictest mode any
+   * chain (or the runtime) asks for applies.
+   */
+  sharedState?: SharedStateMode
+}
+
+/**
+ * The shared-state detectors' mode when neither `LMI_SHARED_STATE` nor the `sharedState`
+ * option says otherwise.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_SHARED_STATE_MODE // 'warn'
+ * ```
+ */
+export const DEFAULT_SHARED_STATE_MODE: SharedStateMode = 'warn'
+
+/**
+ * The handler `lmi()` returns: an ordinary Lambda handler `(event, context) => Promise`, plus
+ * middy's builder methods. `TEvent`/`TResult`/`TContext` are the types at the current depth of
+ * the chain (what the next middleware or the handler sees).
+ *
+ * @example
+ * ```ts
+ * export const handler: LmiHandler<APIGatewayProxyEventV2, Response> = lmi(inner).use(cors())
+ * ```
+ */
+export interface LmiHandler<
+  TOuterEvent = unknown,
+  TOuterResult = unknown,
+  TEvent = TOuterEvent,
+  TResult = TOuterResult,
+  TContext = LambdaContext,
+> {
+  (event: TOuterEvent, context: LambdaContext): Promise<TOuterResult>
+  /** Adds middlewares: `before` hooks run in `use` order, `after`/`onError` in reverse. */
+  use<M extends Middleware>(
+    middleware: M,
+  ): Apply<TOuterEvent, TOuterResult, TEvent, TResult, TContext, TransformOf<M>>
+  use(
+    middlewares: readonly Middleware[],
+  ): LmiHandler<TOuterEvent, TOuterResult, TEvent, TResult, TContext>
+  before(fn: MiddlewareFn<TEvent, TResult, TContext>): this
+  after(fn: MiddlewareFn<TEvent, TResult, TContext>): this
+  onError(fn: MiddlewareFn<TEvent, TResult, TContext>): this
+  /** Sets (or replaces) the handler at the centre of the chain. */
+  handler<R extends TResult>(
+    fn: ChainHandler<TEvent, R, TContext>,
+  ): LmiHandler<TOuterEvent, TOuterResult, TEvent, TResult, TContext>
+}
+
+type Apply<OE, OR, E, R, C, T> = T extends AnyTransform
+  ? LmiHandler<
+      OE,
+      OR,
+      Passthrough<E, T['eventOut']>,
+      Passthrough<R, T['resultIn']>,
+      unknown extends T['contextOut'] ? C : C & T['contextOut']
+    >
+  : LmiHandler<OE, OR, E, R, C>
+
+type Hook = (request: LmiRequest) => unknown
+type AnyHandler = (event: unknown, context: LambdaContext, options: HandlerOptions) => unknown
+
+const { TENANT_ID } = InvokeStoreBase.PROTECTED_KEYS
+
+function noHandler(): undefined {
+  return undefined
+}
+
+/** `{ signal }` for the handler, created when read. */
+class LazyHandlerOptions implements HandlerOptions {
+  readonly #invocation: InvocationState
+  constructor(invocation: InvocationState) {
+    this.#invocation = invocation
+  }
+  get signal(): AbortSignal {
+    return this.#invocation.signal
+  }
+}
+
+interface Chain {
+  befores: Hook[]
+  afters: Hook[]
+  onErrors: Hook[]
+  handler: AnyHandler
+  internal: Record<string, unknown> | undefined
+  sealed: boolean
+  /** A hook has returned a promise: run the chain as one async function from then on. */
+  asyncHooks: boolean
+}
+
+/**
+ * Wraps a handler in a middy-compatible middleware chain that runs inside the invocation's own
+ * AsyncLocalStorage context — bound by the chain itself, so `getInvocation()` works on lmi's
+ * runtime, on AWS's Node runtime (classic or LMI) and in unit tests alike.
+ *
+ * Semantics are `@middy/core` 7.9's: a request `{event, context, response, error, internal}`
+ * per invocation; `before` hooks in `use` order, `after` and `onError` in reverse; a hook that
+ * returns something other than `undefined` (or sets `request.earlyResponse`) ends its phase with
+ * that response; the first `onError` hook that responds ends error handling, and an error no
+ * hook handled is rethrown as it was. The handler is called as `(event, context, { signal })`;
+ * `signal` aborts at the invocation's deadline and costs nothing unless read.
+ *
+ * For types that follow middlewares which change the event (a body parser), start without the
+ * handler and give it last: `lmi<Event>().use(parse()).handler((event) => …)`.
+ *
+ * @example
+ * ```ts
+ * import { lmi } from '@lmi/core'
+ * import cors from '@middy/http-cors'
+ *
+ * export const handler = lmi(async (event, context, { signal }) => {
+ *   const res = await fetch('https://api.example.com', { signal })
+ *   return { statusCode: 200, body: await res.text() }
+ * }).use(cors())
+ * ```
+ */
+export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContext>(
+  handler?: ChainHandler<TEvent, TResult, TContext>,
+  options?: LmiOptions,
+): LmiHandler<TEvent, TResult, TEvent, TResult, TContext> {
+  if (handler !== undefined && typeof handler !== 'function') {
+    throw new InvalidMiddlewareError(
+      `lmi(handler): handler must be a function, got ${typeof handler}`,
+    )
+  }
+  if (
+    options?.internal !== undefined &&
+    (typeof options.internal !== 'object' || options.internal === null)
+  ) {
+    throw new InvalidMiddlewareError('lmi(handler, { internal }): internal must be an object')
+  }
+  const sharedState = options?.sharedState
+  if (sharedState !== undefined && !['off', 'warn', 'throw'].includes(sharedState)) {
+    throw new InvalidMiddlewareError(
+      `lmi(handler, { sharedState }): expected off, warn or throw, got ${String(sharedState)}`,
+    )
+  }
+  installDetectors(sharedStateModeFromEnv() ?? sharedState ?? DEFAULT_SHARED_STATE_MODE)
+  // AWS's runtime and lmi's install their InvokeStore before the handler loads; anywhere else
+  // (unit tests, other hosts) lmi's takes that place.
+  ensureInvokeStore()
+  const chain: Chain = {
+    befores: [],
+    afters: [],
+    onErrors: [],
+    handler: (handler ?? noHandler) as AnyHandler,
+    internal: options?.internal,
+    sealed: false,
+    asyncHooks: false,
+  }
+
+  const lambdaHandler = function lmiHandler(event: unknown, context: LambdaContext) {
+    chain.sealed = true
+    if (event === undefined) event = {}
+    if (context === undefined) context = {} as LambdaContext
+    else if (typeof context !== 'object' || context === null) {
+      return Promise.reject(
+        new InvalidInvocationError(
+          `The handler was called with a ${context === null ? 'null' : typeof context} context; Lambda passes the Context object`,
+        ),
+      )
+    }
+    const own = invocationStorage.getStore()
+    // On lmi's runtime (or inside another chain) the invocation's context is already bound.
+    if (own !== undefined && own.context === context) {
+      return runChain(chain, own, event, context, false)
+    }
+    // AWS's runtime (its InvokeStore has a context) opened one for this invocation.
+    const store = foreignInvokeStore()
+    const awsContext = store?.getContext()
+    const outer = own ?? (awsContext?.[kInvocation] as InvocationState | undefined)
+    if (outer !== undefined && outer.context === context) {
+      return runChain(chain, outer, event, context, false)
+    }
+    const invocation = invocationFromContext(context, outer, awsContext && store)
+    invocation.timeItself()
+    // With detectors on, the end must be recorded before the caller resumes: an invocation
+    // started right after would otherwise see this one's shared() writes as still running.
+    if (detectorMode() !== 'off') invocation.watchEnd()
+    if (store === undefined || awsContext === undefined) {
+      return invocationStorage.run(invocation, runChain, chain, invocation, event, context, true)
+    }
+    // The chain rides on AWS's context rather than opening a second one of its own.
+    if (invocation.tenantId !== undefined && store.getTenantId() === undefined) {
+      // AWS's runtime seeds request and trace id only: add the tenant id for the SDK and Powertools.
+      const withTenant = {
+        ...awsContext,
+        [TENANT_ID]: invocation.tenantId,
+        [kInvocation]: invocation,
+      }
+      return store.run(withTenant, () => runChain(chain, invocation, event, context, true))
+    }
+    awsContext[kInvocation] = invocation
+    return runChain(chain, invocation, event, context, true)
+  } as LmiHandler<TEvent, TResult, TEvent, TResult, TContext>
+
+  const guard = (method: string) => {
+    if (chain.sealed) throw new ChainSealedError(method)
+  }
+  const self = lambdaHandler as unknown as Record<string, unknown>
+  self.use = function use(input: Middleware | readonly Middleware[]) {
+    guard('use')
+    const middlewares = Array.isArray(input) ? input : [input]
+    const befores: Hook[] = []
+    const afters: Hook[] = []
+    const onErrors: Hook[] = []
+    for (const middleware of middlewares as Middleware[]) {
+      if (typeof middleware !== 'object' || middleware === null) {
+        throw new InvalidMiddlewareError(
+          `.use(): a middleware must be an object, got ${middleware === null ? 'null' : typeof middleware}`,
+        )
+      }
+      const { before, after, onError } = middleware
+      if (before === undefined && after === undefined && onError === undefined) {
+        throw new InvalidMiddlewareError(
+          `.use(): middleware ${middleware.name ?? '(unnamed)'} has none of before, after, onError`,
+        )
+      }
+      for (const [hook, name] of [
+        [before, 'before'],
+        [after, 'after'],
+        [onError, 'onError'],
+      ] as const) {
+        if (hook !== undefined && typeof hook !== 'function') {
+          throw new InvalidMiddlewareError(
+            `.use(): ${name} of middleware ${middleware.name ?? '(unnamed)'} is not a function`,
+          )
+        }
+      }
+      if (before) befores.push(before as Hook)
+      if (after) afters.push(after as Hook)
+      if (onError) onErrors.push(onError as Hook)
+    }
+    chain.befores.push(...befores)
+    chain.afters.unshift(...afters.reverse())
+    chain.onErrors.unshift(...onErrors.reverse())
+    return lambdaHandler
+  }
+  const inline = (method: 'before' | 'after' | 'onError') =>
+    function addHook(fn: Hook) {
+      guard(method)
+      if (typeof fn !== 'function') {
+        throw new InvalidMiddlewareError(`.${method}(): expected a function, got ${typeof fn}`)
+      }
+      if (method === 'before') chain.befores.push(fn)
+      else if (method === 'after') chain.afters.unshift(fn)
+      else chain.onErrors.unshift(fn)
+      return lambdaHandler
+    }
+  self.before = inline('before')
+  self.after = inline('after')
+  self.onError = inline('onError')
+  self.handler = function setHandler(fn: AnyHandler) {
+    guard('handler')
+    if (typeof fn !== 'function') {
+      throw new InvalidMiddlewareError(`.handler(): expected a function, got ${typeof fn}`)
+    }
+    chain.handler = fn
+    return lambdaHandler
+  }
+  return lambdaHandler
+}
+
+function invocationFromContext(
+  context: LambdaContext,
+  outer: InvocationState | undefined,
+  store: ForeignInvokeStore | undefined,
+): InvocationState {
+  return new InvocationState({
+    requestId:
+      (typeof context.awsRequestId === 'string' ? context.awsRequestId : undefined) ??
+      store?.getRequestId() ??
+      outer?.requestId ??
+      'unknown',
+    tenantId: context.tenantId ?? store?.getTenantId() ?? outer?.tenantId,
+    traceId:
+      context.xRayTraceId ??
+      store?.getXRayTraceId() ??
+      outer?.traceId ??
+      process.env._X_AMZN_TRACE_ID,
+    context,
+  })
+}
+
+/**
+ * Runs `hooks` from `index` on, synchronously while they return plain values: a promise is
+ * awaited only when a hook returns one. True when a hook ended the phase.
+ */
+function runHooks(
+  chain: Chain,
+  hooks: Hook[],
+  request: LmiRequest,
+  index: number,
+): boolean | Promise<boolean> {
+  for (; index < hooks.length; index++) {
+    const result = (hooks[index] as Hook)(request)
+    if (result instanceof Promise) {
+      chain.asyncHooks = true
+      return runHooksAsync(hooks, request, index + 1, result)
+    }
+    if (endsPhase(request, result)) return true
+  }
+  return false
+}
+
+/** The rest of {@link runHooks} once a hook has returned a promise. */
+async function runHooksAsync(
+  hooks: Hook[],
+  request: LmiRequest,
+  index: number,
+  pending: Promise<unknown>,
+): Promise<boolean> {
+  if (endsPhase(request, await pending)) return true
+  for (; index < hooks.length; index++) {
+    let result = (hooks[index] as Hook)(request)
+    if (result instanceof Promise) result = await result
+    if (endsPhase(request, result)) return true
+  }
+  return false
+}
+
+function endsPhase(request: LmiRequest, result: unknown): boolean {
+  if (result !== undefined) request.earlyResponse = result
+  if ('earlyResponse' in request) {
+    request.response = request.earlyResponse
+    return true
+  }
+  return false
+}
+
+function callHandler(chain: Chain, request: LmiRequest, invocation: InvocationState): unknown {
+  const response = chain.handler(
+    request.event,
+    request.context as LambdaContext,
+    new LazyHandlerOptions(invocation),
+  )
+  if (chain.afters.length === 0) return response
+  if (response instanceof Promise) return response.then((value) => runAfters(chain, request, value))
+  return runAfters(chain, request, response)
+}
+
+function runAfters(chain: Chain, request: LmiRequest, response: unknown): unknown {
+  request.response = response
+  const ended = runHooks(chain, chain.afters, request, 0)
+  return ended instanceof Promise ? ended.then(() => request.response) : request.response
+}
+
+/** Before hooks, handler, after hooks; a value or a promise of the response. */
+function proceed(chain: Chain, request: LmiRequest, invocation: InvocationState): unknown {
+  const ended = chain.befores.length === 0 ? false : runHooks(chain, chain.befores, request, 0)
+  if (ended === true) return request.response
+  if (ended === false) return callHandler(chain, request, invocation)
+  return ended.then((done) => (done ? request.response : callHandler(chain, request, invocation)))
+}
+
+function handleError(chain: Chain, request: LmiRequest, error: unknown): Promise<unknown> {
+  request.response = undefined
+  delete request.earlyResponse
+  request.error = error
+  const rethrow = (hookError: unknown): never => {
+    // An onError hook threw something new: keep the original reachable, as middy does.
+    if (hookError !== request.error && typeof hookError === 'object' && hookError !== null) {
+      const annotated = hookError as { originalError?: unknown; cause?: unknown }
+      annotated.originalError = request.error
+      annotated.cause ??= request.error
+    }
+    request.error = hookError
+    throw hookError
+  }
+  const settle = () => {
+    if (request.response === undefined) throw request.error
+    return request.response
+  }
+  let ended: boolean | Promise<boolean>
+  try {
+    ended = runHooks(chain, chain.onErrors, request, 0)
+  } catch (hookError) {
+    return Promise.reject(rethrow(hookError))
+  }
+  if (ended instanceof Promise) return ended.then(settle, rethrow)
+  try {
+    return Promise.resolve(settle())
+  } catch (unhandled) {
+    return Promise.reject(unhandled)
+  }
+}
+
+/**
+ * One invocation through the chain. Written without `async`/`await`: inside an
+ * AsyncLocalStorage context every await costs, and a chain of synchronous hooks around an
+ * async handler then needs none.
+ */
+function runChain(
+  chain: Chain,
+  invocation: InvocationState,
+  event: unknown,
+  context: LambdaContext,
+  ownsInvocation: boolean,
+): Promise<unknown> {
+  const request: LmiRequest = {
+    event,
+    context,
+    response: undefined,
+    error: undefined,
+    internal:
+      chain.internal === undefined
+        ? Object.create(null)
+        : Object.assign(Object.create(null), chain.internal),
+  }
+  let outcome: Promise<unknown>
+  if (chain.asyncHooks) {
+    outcome = runChainAsync(chain, request, invocation)
+    if (detectorMode() === 'throw') outcome = outcome.then(failOnEscapedWork(invocation))
+    if (ownsInvocation) invocation.disposeWhen(outcome)
+    return outcome
+  }
+  try {
+    const result = proceed(chain, request, invocation)
+    if (result instanceof Promise) {
+      outcome =
+        chain.onErrors.length === 0
+          ? result
+          : result.then(undefined, (error) => handleError(chain, request, error))
+    } else {
+      outcome = Promise.resolve(result)
+    }
+  } catch (error) {
+    outcome = handleError(chain, request, error)
+  }
+  // In throw mode, work the invocation leaves running fails it (before anyone sees it end).
+  if (detectorMode() === 'throw') outcome = outcome.then(failOnEscapedWork(invocation))
+  // A self-timed invocation whose signal is read holds a deadline timer: clear it at the end.
+  if (ownsInvocation) invocation.disposeWhen(outcome)
+  return outcome
+}
+
+function failOnEscapedWork(invocation: InvocationState): (value: unknown) => unknown {
+  return function checkEscapedWork(value) {
+    const error = escapedWorkError(invocation)
+    if (error !== undefined) throw error
+    return value
+  }
+}
+
+/**
+ * The chain as one async function, for chains whose hooks return promises: there one `await`
+ * per hook is the least any chain can do.
+ */
+async function runChainAsync(
+  chain: Chain,
+  request: LmiRequest,
+  invocation: InvocationState,
+): Promise<unknown> {
+  try {
+    // The hook loops are inline, not helper calls: each async helper would add a promise per phase.
+    const befores = chain.befores
+    let ended = false
+    for (let index = 0; index < befores.length; index++) {
+      let result = (befores[index] as Hook)(request)
+      if (result instanceof Promise) result = await result
+      if (endsPhase(request, result)) {
+        ended = true
+        break
+      }
+    }
+    if (!ended) {
+      let response = chain.handler(
+        request.event,
+        request.context as LambdaContext,
+        new LazyHandlerOptions(invocation),
+      )
+      if (response instanceof Promise) response = await response
+      request.response = response
+      const afters = chain.afters
+      for (let index = 0; index < afters.length; index++) {
+        let result = (afters[index] as Hook)(request)
+        if (result instanceof Promise) result = await result
+        if (endsPhase(request, result)) break
+      }
+    }
+    return request.response
+  } catch (error) {
+    return handleError(chain, request, error)
+  }
+}

@@ -1,0 +1,41 @@
+// @lmi/core/internal: what @lmi/runtime and @lmi/dev need from the core beyond its public API
+// (opening invocations, the process-wide state, lmi's own timers, the detectors' switches).
+// Not for applications: it follows the package's version, with no compatibility promise of
+// its own.
+export { escapedWorkError, installDetectors } from './detect/detectors.ts'
+export {
+  detectorMode,
+  isUserFrame,
+  raiseDetectorMode,
+  report,
+  setDetectorMode,
+  setFindingSink,
+  sharedStateModeFromEnv,
+  userStack,
+} from './detect/findings.ts'
+export { rawClearTimeout, rawSetImmediate, rawSetTimeout } from './detect/raw-timers.ts'
+export { describe, hasBrand } from './errors.ts'
+export {
+  createLambdaContext,
+  functionInfoFromEnv,
+  type NextInvocation,
+} from './invocation/context.ts'
+export {
+  currentInvocation,
+  ensureInvokeStore,
+  type InvocationInit,
+  InvocationState,
+  installInvokeStore,
+  invocationStorage,
+  kInvocation,
+  LmiInvokeStore,
+  type Outcome,
+  setEndCheck,
+} from './invocation/store.ts'
+export { PACKAGE_VERSION, PROCESS_STATE_PROTOCOL, processState } from './process-state.ts'
+export { runShutdownHooks } from './shutdown.ts'
+export {
+  HANDLER_HIGHWATERMARK,
+  HANDLER_STREAMING,
+  isStreamingHandler,
+} from './streaming/streamify.ts'

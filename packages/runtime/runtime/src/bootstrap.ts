@@ -1,0 +1,266 @@
+import { readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { isMainThread, parentPort, workerData } from 'node:worker_threads'
+import {
+  type FunctionInfo,
+  HttpResponseStream,
+  InvalidConfigurationError,
+  type SharedStateMode,
+  streamifyResponse,
+  toErrorResponse,
+} from '@lmi/core'
+import {
+  describe,
+  functionInfoFromEnv,
+  installDetectors,
+  installInvokeStore,
+  setFindingSink,
+  sharedStateModeFromEnv,
+} from '@lmi/core/internal'
+import { RuntimeApiClient } from './client/runtime-api.ts'
+import { loadHandler } from './handler/load.ts'
+import { type LogSettings, logSettingsFromEnv, RuntimeLog } from './log/log.ts'
+import { Runtime } from './scheduler/runtime.ts'
+import { onStopSignals } from './scheduler/shutdown.ts'
+import { runWorkers, type WorkerData, workerCountFromEnv } from './scheduler/workers.ts'
+
+/**
+ * Everything the runtime reads from its environment at start-up.
+ *
+ * @example
+ * ```ts
+ * const { concurrency, handler } = runtimeConfigFromEnv(process.env)
+ * ```
+ */
+export interface RuntimeConfig {
+  runtimeApi: string
+  taskRoot: string
+  handler: string
+  /** `AWS_LAMBDA_MAX_CONCURRENCY`; 1 when unset (classic Lambda: strictly sequential). */
+  concurrency: number
+  functionInfo: FunctionInfo
+  log: LogSettings
+  shutdownTimeoutMs: number
+  /** `LMI_SHARED_STATE`: the shared-state detectors' mode; `undefined` when unset. */
+  sharedState: SharedStateMode | undefined
+}
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw.trim() === '') return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < 1) {
+    throw new InvalidConfigurationError(`${name} must be a positive integer, got "${raw}"`)
+  }
+  return value
+}
+
+/**
+ * Reads the runtime's configuration the way AWS's Node runtime does: `AWS_LAMBDA_RUNTIME_API`,
+ * `_HANDLER` (or the first CLI argument, like `aws-lambda-ric app.handler`), `LAMBDA_TASK_ROOT`
+ * (default the working directory), `AWS_LAMBDA_MAX_CONCURRENCY`, `AWS_LAMBDA_FUNCTION_*`,
+ * `AWS_LAMBDA_LOG_FORMAT` / `AWS_LAMBDA_LOG_LEVEL`; plus `LMI_SHUTDOWN_TIMEOUT_MS`.
+ *
+ * @example
+ * ```ts
+ * const config = runtimeConfigFromEnv(process.env, process.argv[2])
+ * ```
+ */
+export function runtimeConfigFromEnv(env: NodeJS.ProcessEnv, handlerArg?: string): RuntimeConfig {
+  const runtimeApi = env.AWS_LAMBDA_RUNTIME_API
+  if (runtimeApi === undefined || !/^[^\s/:]+:\d+$/.test(runtimeApi)) {
+    throw new InvalidConfigurationError(
+      `AWS_LAMBDA_RUNTIME_API must be "host:port", got ${runtimeApi === undefined ? 'nothing' : `"${runtimeApi}"`}`,
+    )
+  }
+  const handler = handlerArg ?? env._HANDLER
+  if (handler === undefined || handler === '') {
+    throw new InvalidConfigurationError('No handler: set _HANDLER (e.g. "index.handler")')
+  }
+  const concurrency = positiveInteger(env, 'AWS_LAMBDA_MAX_CONCURRENCY', 1)
+  return {
+    runtimeApi,
+    taskRoot: env.LAMBDA_TASK_ROOT ?? process.cwd(),
+    handler,
+    concurrency,
+    functionInfo: functionInfoFromEnv(env),
+    log: logSettingsFromEnv(env, concurrency > 1),
+    shutdownTimeoutMs: positiveInteger(env, 'LMI_SHUTDOWN_TIMEOUT_MS', 10_000),
+    sharedState: sharedStateModeFromEnv(env),
+  }
+}
+
+/**
+ * The CPUs this process may use: the cgroup v2 quota (`cpu.max`) when one is set, else the
+ * machine's parallelism. Lambda sizes execution environments by vCPU through this quota.
+ *
+ * @example
+ * ```ts
+ * cpuQuota() // 2 on a 2-vCPU execution environment ("200000 100000" in cpu.max)
+ * ```
+ */
+export function cpuQuota(): number {
+  try {
+    const [quota, period] = readFileSync('/sys/fs/cgroup/cpu.max', 'utf8').trim().split(/\s+/)
+    if (quota !== undefined && quota !== 'max' && period !== undefined) {
+      const cpus = Number(quota) / Number(period)
+      if (Number.isFinite(cpus) && cpus > 0) return cpus
+    }
+  } catch {
+    // No cgroup v2 file (macOS, older kernels): fall back to the machine.
+  }
+  return availableParallelism()
+}
+
+/**
+ * Installs what AWS's runtime puts on `globalThis.awslambda` (`streamifyResponse`,
+ * `HttpResponseStream`, `InvokeStore`), so handlers written for it run unchanged. Idempotent.
+ *
+ * @example
+ * ```ts
+ * installAwsLambdaGlobal()
+ * const handler = awslambda.streamifyResponse(async (event, stream) => stream.end('ok'))
+ * ```
+ */
+export function installAwsLambdaGlobal(): void {
+  installInvokeStore()
+  const holder = globalThis as { awslambda?: Record<string, unknown> }
+  holder.awslambda ??= {}
+  holder.awslambda.streamifyResponse = streamifyResponse
+  holder.awslambda.HttpResponseStream = HttpResponseStream
+}
+
+/**
+ * Starts the runtime from the environment: loads the handler (reporting a failure to
+ * `/runtime/init/error`), then serves invocations until SIGTERM/SIGINT. Resolves with the
+ * process exit code.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await bootstrap(process.env, process.argv[2])
+ * ```
+ */
+export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Promise<number> {
+  let config: RuntimeConfig
+  try {
+    config = runtimeConfigFromEnv(env, handlerArg)
+  } catch (error) {
+    process.stderr.write(`lmi-runtime: ${describe(error)}\n`)
+    const runtimeApi = env.AWS_LAMBDA_RUNTIME_API
+    if (runtimeApi !== undefined && /^[^\s/:]+:\d+$/.test(runtimeApi)) {
+      await reportInitError(runtimeApi, error)
+    }
+    return 1
+  }
+  exitWhenLogsClose()
+  const log = new RuntimeLog(config.log)
+  let slots = config.concurrency
+  if (isMainThread) {
+    let workers: number
+    try {
+      workers = workerCountFromEnv(env, cpuQuota(), config.concurrency)
+    } catch (error) {
+      process.stderr.write(`lmi-runtime: ${describe(error)}\n`)
+      await reportInitError(config.runtimeApi, error)
+      return 1
+    }
+    if (workers > 1) {
+      return runWorkers({
+        runtimeApi: config.runtimeApi,
+        concurrency: config.concurrency,
+        workers,
+        handlerArg,
+        log,
+      })
+    }
+  } else {
+    slots = (workerData as WorkerData).slots
+  }
+  installAwsLambdaGlobal()
+  log.patchConsole()
+  // Findings go to the runtime's log, whoever installs the detectors (this, or an lmi() chain).
+  setFindingSink(function logFinding({ message, ...fields }) {
+    log.log('WARN', message, withoutUndefined(fields))
+  })
+  if (config.sharedState !== undefined) installDetectors(config.sharedState)
+  let handler: Awaited<ReturnType<typeof loadHandler>>
+  try {
+    handler = await loadHandler(config.taskRoot, config.handler)
+  } catch (error) {
+    const body = toErrorResponse(error)
+    log.log('ERROR', body, { errorType: body.errorType, errorMessage: body.errorMessage })
+    if (parentPort !== null) {
+      // In a worker thread: the main thread reports the init failure once for all workers.
+      parentPort.postMessage({ type: 'init-error', error: body })
+    } else {
+      await reportInitError(config.runtimeApi, error)
+    }
+    return 1
+  }
+  const runtime = new Runtime({
+    runtimeApi: config.runtimeApi,
+    handler,
+    concurrency: slots,
+    sequential: config.concurrency === 1,
+    functionInfo: config.functionInfo,
+    log,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+  })
+  if (parentPort !== null) {
+    parentPort.on('message', (message: { type?: string }) => {
+      if (message.type === 'stop') void runtime.stop()
+    })
+    await runtime.start()
+    return runtime.exitCode
+  }
+  const removeStopSignals = onStopSignals(log, () => runtime.stop())
+  await runtime.start()
+  removeStopSignals()
+  return runtime.exitCode
+}
+
+/**
+ * Entry point of the `lmi-runtime` bin: starts the runtime from the environment and exits
+ * with its exit code once it has stopped.
+ *
+ * @example
+ * ```ts
+ * // AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001 _HANDLER=index.handler node bin/lmi-runtime.js
+ * await runRuntime()
+ * ```
+ */
+export async function runRuntime(handlerArg?: string): Promise<never> {
+  const code = await bootstrap(process.env, handlerArg)
+  // Handlers that ignored their deadline may still hold timers; the runtime is done with them.
+  process.exit(code)
+}
+
+async function reportInitError(runtimeApi: string, error: unknown): Promise<void> {
+  const client = new RuntimeApiClient(runtimeApi)
+  try {
+    await client.postInitError(toErrorResponse(error))
+  } catch (postError) {
+    process.stderr.write(`lmi-runtime: could not report the init error: ${describe(postError)}\n`)
+  } finally {
+    await client.close()
+  }
+}
+
+function withoutUndefined(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined) out[key] = value
+  return out
+}
+
+/**
+ * A closed stdout or stderr (EPIPE: whoever read the logs is gone — a parent `lmi dev` or
+ * `lmi check` that died) ends the process. Left alone, the write error becomes an uncaught
+ * exception whose report is another write to the same closed pipe, in a loop.
+ */
+function exitWhenLogsClose(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', function onLogStreamError(error: NodeJS.ErrnoException) {
+      if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') process.exit(1)
+    })
+  }
+}

@@ -1,0 +1,124 @@
+import { LmiError } from '@lmi/core'
+import { describe } from '@lmi/core/internal'
+
+/**
+ * An exception thrown outside the handler's own promise chain (in a timer, an event emitter,
+ * a `setImmediate`) while an invocation was running. It fails that invocation only; the
+ * original error is the `cause`.
+ *
+ * Reported with `errorType` `Runtime.UncaughtException`.
+ *
+ * @example
+ * ```ts
+ * export const handler = async () => {
+ *   setTimeout(() => { throw new TypeError('boom') }, 1)
+ *   await new Promise(() => {}) // this invocation fails with UncaughtExceptionError
+ * }
+ * ```
+ */
+export class UncaughtExceptionError extends LmiError {
+  constructor(cause: unknown) {
+    super(`Uncaught exception in invocation: ${describe(cause)}`, 'LMI_UNCAUGHT_EXCEPTION', {
+      cause,
+    })
+    this.name = 'Runtime.UncaughtException'
+  }
+}
+
+/**
+ * A promise created during an invocation was rejected and nothing handled it. It fails that
+ * invocation only; the rejection reason is the `cause`.
+ *
+ * Reported with `errorType` `Runtime.UnhandledPromiseRejection`, as AWS's runtime does.
+ *
+ * @example
+ * ```ts
+ * export const handler = async () => {
+ *   Promise.reject(new Error('forgotten')) // fails this invocation, no other
+ *   await new Promise(() => {})
+ * }
+ * ```
+ */
+export class UnhandledRejectionError extends LmiError {
+  constructor(cause: unknown) {
+    super(`Unhandled promise rejection: ${describe(cause)}`, 'LMI_UNHANDLED_REJECTION', { cause })
+    this.name = 'Runtime.UnhandledPromiseRejection'
+  }
+}
+
+/**
+ * The handler's result is larger than Lambda's 6 MB limit for buffered responses. Reported
+ * with `errorType` `Function.ResponseSizeTooLarge` instead of the response.
+ *
+ * @example
+ * ```ts
+ * export const handler = async () => 'x'.repeat(7 * 1024 * 1024) // => Function.ResponseSizeTooLarge
+ * ```
+ */
+export class ResponseSizeTooLargeError extends LmiError {
+  readonly size: number
+  readonly limit: number
+
+  constructor(size: number, limit: number) {
+    super(
+      `Response payload size (${size} bytes) exceeded maximum allowed payload size (${limit} bytes).`,
+      'LMI_RESPONSE_TOO_LARGE',
+    )
+    this.name = 'Function.ResponseSizeTooLarge'
+    this.size = size
+    this.limit = limit
+  }
+}
+
+/**
+ * The handler result could not be serialised to JSON (a cycle, a BigInt).
+ *
+ * @example
+ * ```ts
+ * export const handler = async () => ({ n: 1n }) // => Runtime.SerializationError
+ * ```
+ */
+export class SerializationError extends LmiError {
+  constructor(cause: unknown) {
+    super(`Unable to serialize the handler result: ${describe(cause)}`, 'LMI_SERIALIZATION', {
+      cause,
+    })
+    this.name = 'Runtime.SerializationError'
+  }
+}
+
+/**
+ * `_HANDLER` could not be turned into a function: malformed name, missing module, missing
+ * export, or the module threw while loading. `name` is the Lambda error type AWS's runtime
+ * uses for the same case (`Runtime.ImportModuleError`, `Runtime.HandlerNotFound`, …).
+ *
+ * @example
+ * ```ts
+ * // _HANDLER=app.nope  =>  Runtime.HandlerNotFound: app.nope is undefined or not exported
+ * ```
+ */
+export class HandlerLoadError extends LmiError {
+  constructor(errorType: string, message: string, options?: ErrorOptions) {
+    super(message, 'LMI_HANDLER_LOAD', options)
+    this.name = errorType
+  }
+}
+
+/**
+ * The Runtime API answered in a way the runtime cannot recover from (a 500 from a response or
+ * error endpoint): Lambda asks runtimes to exit promptly.
+ *
+ * @example
+ * ```ts
+ * // POST /runtime/invocation/{id}/error => 500  =>  RuntimeApiFatalError, process exits 1
+ * ```
+ */
+export class RuntimeApiFatalError extends LmiError {
+  readonly statusCode: number
+
+  constructor(message: string, statusCode: number) {
+    super(message, 'LMI_RUNTIME_API_FATAL')
+    this.name = 'RuntimeApiFatalError'
+    this.statusCode = statusCode
+  }
+}

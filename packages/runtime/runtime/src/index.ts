@@ -1,0 +1,38 @@
+// @lmi/runtime: lmi's Runtime Interface Client — what Lambda starts in place of AWS's Node
+// runtime (the `lmi-runtime` bin, the exec wrapper, the layer). Handlers import `@lmi/core`;
+// this package is for the process that runs them.
+export {
+  bootstrap,
+  cpuQuota,
+  installAwsLambdaGlobal,
+  type RuntimeConfig,
+  runRuntime,
+  runtimeConfigFromEnv,
+} from './bootstrap.ts'
+export {
+  type NextInvocation,
+  RESPONSE_LIMIT_BYTES,
+  RuntimeApiClient,
+} from './client/runtime-api.ts'
+export {
+  HandlerLoadError,
+  ResponseSizeTooLargeError,
+  RuntimeApiFatalError,
+  SerializationError,
+  UncaughtExceptionError,
+  UnhandledRejectionError,
+} from './errors.ts'
+export {
+  type AnyHandler,
+  type LoadedHandler,
+  loadHandler,
+  parseHandlerName,
+} from './handler/load.ts'
+export {
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+  type LogSettings,
+  RuntimeLog,
+} from './log/log.ts'
+export { Runtime, type RuntimeOptions, type RuntimeStats } from './scheduler/runtime.ts'

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { dirname, join } from 'node:path'
+import { afterEach, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { createEmulator } from '@lmi/dev/emulator'
+
+const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
+const runtimeBin = join(packageDir, 'bin', 'lmi-runtime.js')
+const execWrapper = join(packageDir, 'bin', 'lmi-exec-wrapper')
+
+let child: ChildProcess | undefined
+afterEach(async () => {
+  if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL')
+    await once(child, 'exit')
+  }
+  child = undefined
+})
+
+function run(args: string[], env: Record<string, string> = {}): ChildProcess {
+  child = spawn(process.execPath, ['--conditions=@lmi/source', ...args], {
+    cwd: packageDir,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  return child
+}
+
+async function output(
+  process: ChildProcess,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = ''
+  let stderr = ''
+  process.stdout?.on('data', (chunk) => (stdout += chunk))
+  process.stderr?.on('data', (chunk) => (stderr += chunk))
+  const [code] = (await once(process, 'exit')) as [number]
+  return { code, stdout, stderr }
+}
+
+describe('lmi-runtime configuration', () => {
+  it('reports an unusable AWS_LAMBDA_MAX_CONCURRENCY to /runtime/init/error and exits 1', async () => {
+    const emulator = await createEmulator()
+    try {
+      const initError = once(emulator, 'initError')
+      const { code, stderr } = await output(
+        run([runtimeBin], {
+          AWS_LAMBDA_RUNTIME_API: emulator.runtimeApi,
+          _HANDLER: 'handlers.echo',
+          LAMBDA_TASK_ROOT: join(packageDir, 'test', 'fixtures'),
+          AWS_LAMBDA_MAX_CONCURRENCY: 'abc',
+        }),
+      )
+      const [error] = (await initError) as [{ errorType: string; errorMessage: string }]
+      assert.equal(code, 1)
+      assert.equal(error.errorType, 'InvalidConfigurationError')
+      assert.match(
+        error.errorMessage,
+        /AWS_LAMBDA_MAX_CONCURRENCY must be a positive integer, got "abc"/,
+      )
+      assert.match(stderr, /AWS_LAMBDA_MAX_CONCURRENCY/)
+    } finally {
+      await emulator.close()
+    }
+  })
+})
+
+describe('lmi-exec-wrapper', () => {
+  it("replaces the runtime Lambda passes it and serves invocations with lmi's", async () => {
+    // Prepare: Lambda runs `$AWS_LAMBDA_EXEC_WRAPPER <its runtime> <args>`; the wrapper ignores
+    // them. It runs the compiled runtime (dist/, built by the set-up) with `node` from PATH.
+    const emulator = await createEmulator({ maxConcurrency: 4 })
+    try {
+      child = spawn('/bin/sh', [execWrapper, '/var/runtime/bootstrap', '--ignored'], {
+        env: {
+          PATH: [dirname(process.execPath), process.env.PATH ?? ''].join(':'),
+          AWS_LAMBDA_RUNTIME_API: emulator.runtimeApi,
+          _HANDLER: 'handlers.echo',
+          LAMBDA_TASK_ROOT: join(packageDir, 'test', 'fixtures'),
+          AWS_LAMBDA_MAX_CONCURRENCY: '4',
+          LMI_WORKERS: '1',
+        },
+        stdio: 'ignore',
+      })
+      // Act
+      const result = await emulator.invoke({ via: 'wrapper' }, { tenantId: 'acme' })
+      // Assess
+      assert.equal(result.status, 'success')
+      const body = JSON.parse(result.payload.toString()) as Record<string, unknown>
+      assert.deepEqual(body.event, { via: 'wrapper' })
+      assert.equal(body.tenantId, 'acme')
+    } finally {
+      child?.kill('SIGTERM')
+      if (child !== undefined) await once(child, 'exit')
+      await emulator.close()
+    }
+  })
+})

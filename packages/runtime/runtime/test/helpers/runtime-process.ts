@@ -1,0 +1,126 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { createEmulator, type Emulator, type EmulatorOptions } from '@lmi/dev/emulator'
+
+const here = dirname(fileURLToPath(import.meta.url))
+export const fixturesDir = join(here, '..', 'fixtures')
+const runtimeBin = join(here, '..', '..', 'bin', 'lmi-runtime.js')
+
+export interface RuntimeUnderTest {
+  emulator: Emulator
+  child: ChildProcess
+  /** Every stdout line the runtime printed, parsed when it is JSON. */
+  logs: Array<Record<string, unknown>>
+  stderr: string[]
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  /** Resolves once `count` log records match `predicate`. */
+  waitForLogs(predicate: (record: Record<string, unknown>) => boolean, count: number): Promise<void>
+  /** Resolves with the first log record matching `predicate` (already seen or future). */
+  waitForLog(
+    predicate: (record: Record<string, unknown>) => boolean,
+  ): Promise<Record<string, unknown>>
+  stop(): Promise<void>
+}
+
+export interface StartOptions {
+  handler: string
+  concurrency?: number
+  env?: Record<string, string>
+  emulator?: EmulatorOptions
+}
+
+/**
+ * Runs lmi's runtime as Lambda would: a separate process started with the standard
+ * environment, talking HTTP to a real (emulated) Runtime API on loopback.
+ */
+export async function startRuntime(options: StartOptions): Promise<RuntimeUnderTest> {
+  const emulator = await createEmulator({
+    maxConcurrency: options.concurrency ?? 1,
+    ...options.emulator,
+  })
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    AWS_LAMBDA_RUNTIME_API: emulator.runtimeApi,
+    LAMBDA_TASK_ROOT: fixturesDir,
+    _HANDLER: options.handler,
+    AWS_LAMBDA_FUNCTION_NAME: 'test-function',
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
+    AWS_LAMBDA_LOG_FORMAT: 'JSON',
+    LMI_SHUTDOWN_TIMEOUT_MS: '5000',
+    // One event loop unless a test is about worker threads: fixtures count invocations in module state.
+    LMI_WORKERS: '1',
+    ...options.env,
+  }
+  if (options.concurrency !== undefined) {
+    env.AWS_LAMBDA_MAX_CONCURRENCY = String(options.concurrency)
+  }
+  const child = spawn(process.execPath, ['--conditions=@lmi/source', runtimeBin], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const logs: Array<Record<string, unknown>> = []
+  const stderr: string[] = []
+  const waiters: Array<{
+    predicate: (record: Record<string, unknown>) => boolean
+    resolve: (record: Record<string, unknown>) => void
+  }> = []
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    let record: Record<string, unknown>
+    try {
+      record = JSON.parse(line) as Record<string, unknown>
+    } catch {
+      record = { raw: line }
+    }
+    logs.push(record)
+    for (let index = waiters.length - 1; index >= 0; index--) {
+      const waiter = waiters[index]
+      if (waiter?.predicate(record)) {
+        waiters.splice(index, 1)
+        waiter.resolve(record)
+      }
+    }
+  })
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
+    stderr.push(line)
+  })
+  const exited = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }))
+  return {
+    emulator,
+    child,
+    logs,
+    stderr,
+    exited,
+    waitForLogs(predicate, count) {
+      let remaining = count - logs.filter(predicate).length
+      if (remaining <= 0) return Promise.resolve()
+      return new Promise((resolve) => {
+        const counting = (record: Record<string, unknown>) => predicate(record) && --remaining <= 0
+        waiters.push({ predicate: counting, resolve: () => resolve() })
+      })
+    },
+    waitForLog(predicate) {
+      const seen = logs.find(predicate)
+      if (seen !== undefined) return Promise.resolve(seen)
+      return new Promise((resolve) => waiters.push({ predicate, resolve }))
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL')
+        await exited
+      }
+      await emulator.close().catch(() => {})
+    },
+  }
+}
+
+/** Parses an invocation's JSON payload. */
+export function json<T = Record<string, unknown>>(payload: Buffer): T {
+  return JSON.parse(payload.toString('utf8')) as T
+}

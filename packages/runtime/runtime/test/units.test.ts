@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { InvokeStore, InvokeStoreBase } from '@aws/lambda-invoke-store'
+import { InvalidConfigurationError, LmiError, toErrorResponse } from '@lmi/core'
+import { installInvokeStore, LmiInvokeStore } from '@lmi/core/internal'
+import { runtimeConfigFromEnv } from '../src/bootstrap.ts'
+import { HandlerLoadError, UncaughtExceptionError } from '../src/errors.ts'
+import { parseHandlerName } from '../src/handler/load.ts'
+import { logSettingsFromEnv, RuntimeLog } from '../src/log/log.ts'
+
+describe('toErrorResponse', () => {
+  it("uses the error's class name when the name was left as 'Error'", () => {
+    class PaymentDeclinedError extends Error {}
+    const body = toErrorResponse(new PaymentDeclinedError('declined'))
+    assert.equal(body.errorType, 'PaymentDeclinedError')
+    assert.equal(body.errorMessage, 'declined')
+    assert.ok(body.stackTrace.length > 0)
+    assert.ok(body.stackTrace.every((line) => line.startsWith('at ')))
+  })
+
+  it('keeps an explicit name and describes thrown non-errors', () => {
+    const named = Object.assign(new Error('bad'), { name: 'ValidationError' })
+    assert.equal(toErrorResponse(named).errorType, 'ValidationError')
+    assert.deepEqual(toErrorResponse('just a string'), {
+      errorType: 'Error',
+      errorMessage: 'just a string',
+      stackTrace: [],
+    })
+    assert.deepEqual(toErrorResponse({ errorType: 'Custom', errorMessage: 'shaped' }), {
+      errorType: 'Custom',
+      errorMessage: 'shaped',
+      stackTrace: [],
+    })
+  })
+
+  it('reports contained faults under the Lambda type with the cause in the message', () => {
+    const body = toErrorResponse(new UncaughtExceptionError(new TypeError('boom')))
+    assert.equal(body.errorType, 'Runtime.UncaughtException')
+    assert.match(body.errorMessage, /TypeError: boom/)
+  })
+})
+
+describe('LmiError', () => {
+  it('is recognised across copies of the package by its brand', () => {
+    const foreign = Object.create({ [Symbol.for('@lmi/core/LmiError')]: true })
+    assert.ok(foreign instanceof LmiError)
+    assert.ok(new InvalidConfigurationError('x') instanceof LmiError)
+    assert.ok(!(new Error('x') instanceof LmiError))
+    assert.ok(!(new InvalidConfigurationError('x') instanceof HandlerLoadError))
+  })
+})
+
+describe('parseHandlerName', () => {
+  it('splits the module path at the first dot after the last slash', () => {
+    assert.deepEqual(parseHandlerName('index.handler'), {
+      modulePath: 'index',
+      exportPath: ['handler'],
+    })
+    assert.deepEqual(parseHandlerName('src/v1.2/app.handlers.get'), {
+      modulePath: 'src/v1.2/app',
+      exportPath: ['handlers', 'get'],
+    })
+  })
+
+  for (const malformed of ['', 'index', '.handler', 'index.', 'src/.handler']) {
+    it(`refuses "${malformed}" with Runtime.MalformedHandlerName`, () => {
+      assert.throws(() => parseHandlerName(malformed), {
+        name: 'Runtime.MalformedHandlerName',
+        code: 'LMI_HANDLER_LOAD',
+      })
+    })
+  }
+})
+
+describe('runtimeConfigFromEnv', () => {
+  const base = { AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9001', _HANDLER: 'index.handler' }
+
+  it('defaults to sequential mode and text logs outside Lambda Managed Instances', () => {
+    const config = runtimeConfigFromEnv(base)
+    assert.equal(config.concurrency, 1)
+    assert.equal(config.log.format, 'TEXT')
+    assert.equal(config.functionInfo.functionVersion, '$LATEST')
+  })
+
+  it('forces JSON logs in concurrent mode and takes the handler from the argument', () => {
+    const config = runtimeConfigFromEnv({ ...base, AWS_LAMBDA_MAX_CONCURRENCY: '64' }, 'app.main')
+    assert.equal(config.concurrency, 64)
+    assert.equal(config.log.format, 'JSON')
+    assert.equal(config.handler, 'app.main')
+  })
+
+  it('rejects unusable values with InvalidConfigurationError', () => {
+    assert.throws(() => runtimeConfigFromEnv({ _HANDLER: 'a.b' }), InvalidConfigurationError)
+    assert.throws(
+      () => runtimeConfigFromEnv({ ...base, AWS_LAMBDA_RUNTIME_API: 'http://x:1' }),
+      /host:port/,
+    )
+    assert.throws(
+      () => runtimeConfigFromEnv({ ...base, AWS_LAMBDA_MAX_CONCURRENCY: '0' }),
+      /AWS_LAMBDA_MAX_CONCURRENCY must be a positive integer, got "0"/,
+    )
+    assert.throws(() => runtimeConfigFromEnv({ ...base, _HANDLER: '' }), /No handler/)
+    assert.throws(
+      () => logSettingsFromEnv({ AWS_LAMBDA_LOG_LEVEL: 'LOUD' }, false),
+      /AWS_LAMBDA_LOG_LEVEL must be one of/,
+    )
+  })
+})
+
+describe('RuntimeLog', () => {
+  it('keeps a multi-line text record on one line and filters by level', () => {
+    const lines: string[] = []
+    const log = new RuntimeLog({ format: 'TEXT', level: 'WARN' }, (line) => lines.push(line))
+    log.log('INFO', 'dropped')
+    log.log('ERROR', 'first\nsecond')
+    assert.equal(lines.length, 1)
+    assert.match(lines[0] ?? '', /\tundefined\tERROR\tfirst\rsecond\n$/)
+  })
+
+  it('writes JSON records with extra fields', () => {
+    const lines: string[] = []
+    const log = new RuntimeLog({ format: 'JSON', level: 'INFO' }, (line) => lines.push(line))
+    log.log('WARN', 'careful', { code: 'LMI_X' })
+    const record = JSON.parse(lines[0] ?? '{}')
+    assert.equal(record.level, 'WARN')
+    assert.equal(record.message, 'careful')
+    assert.equal(record.code, 'LMI_X')
+    assert.ok(!('requestId' in record))
+  })
+})
+
+describe('LmiInvokeStore', () => {
+  it('is what every copy of @aws/lambda-invoke-store returns once installed', async () => {
+    const installed = installInvokeStore()
+    assert.equal(installInvokeStore(), installed)
+    const fromPackage = await InvokeStore.getInstanceAsync()
+    assert.equal(fromPackage, installed)
+    assert.ok(installed instanceof LmiInvokeStore)
+  })
+
+  it('runs external contexts, guards protected keys, and is empty outside any context', () => {
+    const store = installInvokeStore()
+    assert.equal(store.hasContext(), false)
+    assert.equal(store.getRequestId(), '-')
+    assert.throws(() => store.set('k', 1), /No context available/)
+    const requestKey = InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID
+    store.run({ [requestKey]: 'req-1' }, () => {
+      assert.equal(store.getRequestId(), 'req-1')
+      store.set('custom', 42)
+      assert.equal(store.get('custom'), 42)
+      assert.throws(() => store.set(requestKey, 'other'), /protected/)
+    })
+    assert.equal(store.hasContext(), false)
+  })
+})
