@@ -208,6 +208,28 @@ describe('lmi check', () => {
     assert.match(result.notes.join('\n'), /timed out after 0\.3 s/)
   })
 
+  it('checks a TypeScript handler (.mts) as it checks JavaScript: the shared counter is caught', async () => {
+    // Prepare: the corpus' module-level counter bug, written in TypeScript.
+    await writeFile(
+      join(scratch, 'counter.mts'),
+      'let last: unknown\n' +
+        'export const handler = async (event: { id: number }): Promise<unknown> => {\n' +
+        '  last = event.id\n  await new Promise((resolve) => setTimeout(resolve, 5))\n  return { id: last }\n}\n',
+    )
+    // Act
+    const result = await runCheck({
+      handler: join(scratch, 'counter.handler'),
+      events: [{ id: 1 }, { id: 2 }, { id: 3 }],
+      rounds: 1,
+      seed: 7,
+    })
+    // Assess
+    assert.ok(
+      result.findings.some((finding) => finding.code === DEPENDENT),
+      describeFindings(result),
+    )
+  })
+
   it('rejects a handler that does not load with the loader’s message', async () => {
     await assert.rejects(
       check('correct/frozen-config.nope'),

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterEach, describe, it } from 'node:test'
@@ -18,9 +20,9 @@ afterEach(async () => {
   child = undefined
 })
 
-function run(args: string[], env: Record<string, string> = {}): ChildProcess {
+function run(args: string[], env: Record<string, string> = {}, cwd = packageDir): ChildProcess {
   child = spawn(process.execPath, ['--conditions=@lmi/source', ...args], {
-    cwd: packageDir,
+    cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -82,4 +84,105 @@ describe('lmi CLI', () => {
     assert.equal(body.tenantId, 'acme')
     assert.equal(code, 0)
   })
+
+  it('`lmi dev --help` prints the usage of lmi dev and exits 0', async () => {
+    const { code, stdout } = await output(run([lmiBin, 'dev', '--help']))
+    assert.equal(code, 0)
+    assert.match(stdout, /^Usage: lmi dev <file\.export> \[options\]/)
+    assert.match(stdout, /--concurrency, -c N/)
+  })
+
+  it('`lmi dev` runs a TypeScript handler (app.ts) and says listening only once it has loaded', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lmi-dev-ts-'))
+    try {
+      writeFileSync(
+        join(dir, 'app.ts'),
+        'interface Greeting { hello: string }\n' +
+          'export const handler = async (event: Greeting): Promise<string> => `hi ${event.hello}`\n',
+      )
+      writeFileSync(join(dir, 'package.json'), '{"type":"module"}')
+      const dev = run([lmiBin, 'dev', 'app.handler', '--port', '0', '-c', '2'], {}, dir)
+      const url = await listeningUrl(dev)
+      const response = await fetch(`${url}/2015-03-31/functions/function/invocations`, {
+        method: 'POST',
+        body: JSON.stringify({ hello: 'ts' }),
+      })
+      assert.equal(await response.json(), 'hi ts')
+      const exited = once(dev, 'exit')
+      dev.kill('SIGINT')
+      assert.equal(((await exited) as [number])[0], 0)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('`lmi dev` names the file it loads when a stale build shadows another, and reports an init failure instead of "listening"', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lmi-dev-stale-'))
+    try {
+      writeFileSync(join(dir, 'app.js'), 'throw new Error("stale build")\n')
+      writeFileSync(join(dir, 'app.cjs'), 'exports.handler = async () => "fresh"\n')
+      const old = new Date(Date.now() - 60_000)
+      utimesSync(join(dir, 'app.js'), old, old)
+      writeFileSync(join(dir, 'package.json'), '{"type":"module"}')
+      const { code, stderr } = await output(
+        run([lmiBin, 'dev', 'app.handler', '--port', '0', '-c', '2'], {}, dir),
+      )
+      assert.match(
+        stderr,
+        /lmi dev: app\.handler loads app\.js \(Lambda's order: \.js, \.mjs, \.cjs, then TypeScript\); not loaded: app\.cjs\. app\.js is older than app\.cjs: rebuild it, or delete it to run the newer file/,
+      )
+      assert.match(stderr, /lmi dev: app\.handler failed to start: Error: stale build/)
+      assert.doesNotMatch(stderr, /listening on/)
+      assert.equal(code, 1)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
+
+async function listeningUrl(dev: ChildProcess): Promise<string> {
+  const lines = createInterface({ input: dev.stderr as NodeJS.ReadableStream })
+  for await (const line of lines) {
+    const match = /listening on (http:\/\/\S+)/.exec(line)
+    if (match?.[1] !== undefined) return match[1]
+  }
+  throw new Error('lmi dev exited without listening')
+}
+
+describe('bins on an unsupported Node', () => {
+  it('`lmi` says which Node it needs and exits 2 (no crash inside a dependency)', async () => {
+    const { code, stderr } = await output(oldNode(lmiBin, ['--help']))
+    assert.equal(code, 2)
+    assert.match(
+      stderr,
+      /^lmi: Node\.js >= 22\.19 is required \(Lambda's nodejs22\.x and nodejs24\.x\), this is v20\./,
+    )
+  })
+})
+
+/**
+ * Runs `bin` on Node 20: the machine's own Node when it is that old (a fresh machine has Node
+ * 20, which is what a user runs `npx lmi` with), else the current Node told it is 20.1.0.
+ */
+function oldNode(bin: string, args: string[]): ChildProcess {
+  const system = ['/usr/bin/node', '/usr/local/bin/node'].find((path) => {
+    const probe = spawnSync(path, ['--version'], { encoding: 'utf8' })
+    return probe.status === 0 && /^v(1\d|2[01])\./.test(probe.stdout)
+  })
+  const argv =
+    system !== undefined
+      ? [system, bin, ...args]
+      : [
+          process.execPath,
+          '--import',
+          "data:text/javascript,Object.defineProperty(process.versions,'node',{value:'20.1.0'});Object.defineProperty(process,'version',{value:'v20.1.0'})",
+          bin,
+          ...args,
+        ]
+  child = spawn(argv[0] as string, argv.slice(1), {
+    cwd: packageDir,
+    env: { PATH: process.env.PATH ?? '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  return child
+}

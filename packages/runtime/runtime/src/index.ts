@@ -27,6 +27,7 @@ export {
   type LoadedHandler,
   loadHandler,
   parseHandlerName,
+  resolveHandlerFile,
 } from './handler/load.ts'
 export {
   LOG_LEVELS,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { dirname, join } from 'node:path'
 import { afterEach, describe, it } from 'node:test'
@@ -95,5 +95,35 @@ describe('lmi-exec-wrapper', () => {
       if (child !== undefined) await once(child, 'exit')
       await emulator.close()
     }
+  })
+})
+
+describe('lmi-runtime on an unsupported Node', () => {
+  it('says which Node it needs and exits 2 before loading anything', async () => {
+    // The machine's Node 20 when there is one (what a fresh machine has), else the current Node
+    // told it is 20.1.0.
+    const system = ['/usr/bin/node', '/usr/local/bin/node'].find((path) => {
+      const probe = spawnSync(path, ['--version'], { encoding: 'utf8' })
+      return probe.status === 0 && /^v(1\d|2[01])\./.test(probe.stdout)
+    })
+    const argv =
+      system !== undefined
+        ? [system, runtimeBin]
+        : [
+            process.execPath,
+            '--import',
+            "data:text/javascript,Object.defineProperty(process.versions,'node',{value:'20.1.0'});Object.defineProperty(process,'version',{value:'v20.1.0'})",
+            runtimeBin,
+          ]
+    child = spawn(argv[0] as string, argv.slice(1), {
+      env: { PATH: process.env.PATH ?? '', _HANDLER: 'handlers.echo' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const { code, stderr } = await output(child)
+    assert.equal(code, 2)
+    assert.match(
+      stderr,
+      /^lmi-runtime: Node\.js >= 22\.19 is required \(Lambda's nodejs22\.x and nodejs24\.x\), this is v20\./,
+    )
   })
 })

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { InvokeStore, InvokeStoreBase } from '@aws/lambda-invoke-store'
 import { InvalidConfigurationError, LmiError, toErrorResponse } from '@lmi/core'
 import { installInvokeStore, LmiInvokeStore } from '@lmi/core/internal'
 import { runtimeConfigFromEnv } from '../src/bootstrap.ts'
 import { HandlerLoadError, UncaughtExceptionError } from '../src/errors.ts'
-import { parseHandlerName } from '../src/handler/load.ts'
+import { loadHandler, parseHandlerName, resolveHandlerFile } from '../src/handler/load.ts'
 import { logSettingsFromEnv, RuntimeLog } from '../src/log/log.ts'
 
 describe('toErrorResponse', () => {
@@ -70,6 +73,56 @@ describe('parseHandlerName', () => {
       })
     })
   }
+})
+
+describe('resolveHandlerFile', () => {
+  function scratch(files: Record<string, string>): string {
+    const dir = mkdtempSync(join(tmpdir(), 'lmi-resolve-'))
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text)
+    return dir
+  }
+
+  it("takes .js, .mjs, .cjs in Lambda's order, TypeScript only when no JavaScript file exists", () => {
+    const dir = scratch({ 'app.ts': '', 'app.cjs': '', 'app.mjs': '', 'only.mts': '' })
+    try {
+      const app = resolveHandlerFile(dir, 'app.handler')
+      assert.equal(app.file, join(dir, 'app.mjs'))
+      assert.deepEqual(app.others, [join(dir, 'app.cjs'), join(dir, 'app.ts')])
+      assert.equal(resolveHandlerFile(dir, 'only.handler').file, join(dir, 'only.mts'))
+      assert.equal(resolveHandlerFile(dir, 'none.handler').file, undefined)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('lists as stale the other candidates modified after the file it loads', () => {
+    const dir = scratch({ 'app.js': '', 'app.cjs': '' })
+    try {
+      const old = new Date(Date.now() - 60_000)
+      utimesSync(join(dir, 'app.js'), old, old)
+      assert.deepEqual(resolveHandlerFile(dir, 'app.handler').stale, [join(dir, 'app.cjs')])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('loads a TypeScript handler, and names every extension it tried when none exists', async () => {
+    const dir = scratch({
+      'package.json': '{"type":"module"}',
+      'typed.ts':
+        'export const handler = async (event: { n: number }): Promise<number> => event.n * 2\n',
+    })
+    try {
+      const loaded = await loadHandler(dir, 'typed.handler')
+      assert.equal(await (loaded.fn as (event: unknown) => Promise<number>)({ n: 21 }), 42)
+      await assert.rejects(
+        loadHandler(dir, 'missing.handler'),
+        /Cannot find module 'missing' under .* \(tried missing\.js, missing\.mjs, missing\.cjs, missing\.ts, missing\.mts, missing\.cts\)/,
+      )
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
 
 describe('runtimeConfigFromEnv', () => {

@@ -1,6 +1,8 @@
-// What `lmi dev` and `lmi check` share: the runtime they start, and how they read --env.
-import { dirname, join } from 'node:path'
+// What `lmi dev` and `lmi check` share: the runtime they start, how they read --env, and what
+// they say about the file a handler name resolves to.
+import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { resolveHandlerFile } from '@lmi/runtime'
 
 /**
  * `bin/lmi-runtime.js` of the installed `@lmi/runtime`, the runtime both commands run as a
@@ -27,4 +29,28 @@ export function envFromPairs(
     env[pair.slice(0, eq)] = pair.slice(eq + 1)
   }
   return env
+}
+
+/**
+ * A line saying which file `handler` loads when the name matches more than one (a build
+ * beside its source, `app.js` beside `app.cjs`), and whether the loaded one is older than
+ * another: the usual sign of a stale build. `undefined` when there is nothing to say.
+ */
+export function handlerFileNotice(cwd: string, handler: string): string | undefined {
+  let resolved: ReturnType<typeof resolveHandlerFile>
+  try {
+    resolved = resolveHandlerFile(cwd, handler)
+  } catch {
+    return undefined // a malformed name: the runtime reports it
+  }
+  const { file, others, stale } = resolved
+  if (file === undefined || others.length === 0) return undefined
+  const name = (path: string) => relative(cwd, path) || path
+  let notice =
+    `${handler} loads ${name(file)} (Lambda's order: .js, .mjs, .cjs, then TypeScript); ` +
+    `not loaded: ${others.map(name).join(', ')}`
+  if (stale.length > 0) {
+    notice += `. ${name(file)} is older than ${stale.map(name).join(', ')}: rebuild it, or delete it to run the newer file`
+  }
+  return notice
 }

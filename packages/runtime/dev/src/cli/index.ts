@@ -5,7 +5,7 @@ import { InvalidConfigurationError } from '@lmi/core'
 import { describe } from '@lmi/core/internal'
 import { createEmulator, type Emulator } from '../emulator/index.ts'
 import type { CheckOptions, CheckResult } from './check/types.ts'
-import { envFromPairs, runtimeBin } from './common.ts'
+import { envFromPairs, handlerFileNotice, runtimeBin } from './common.ts'
 
 // The check's own modules load only when a check runs: `lmi dev` and `lmi --help` do not pay
 // for them.
@@ -214,6 +214,23 @@ export async function startDev(options: DevOptions): Promise<DevServer> {
   }
 }
 
+const DEV_USAGE = `Usage: lmi dev <file.export> [options]
+
+Runs a handler locally: lmi's Runtime API emulator and lmi's runtime (a child process), with
+an RIE-compatible invoke endpoint. <file.export> is Lambda's handler name: app.handler loads
+app.js, app.mjs or app.cjs (Lambda's order), or app.ts/.mts/.cts on Node >= 22.18.
+
+Options:
+  --concurrency, -c N   invocations in flight at once (AWS_LAMBDA_MAX_CONCURRENCY), default 16
+  --port, -p P          port of the emulator, default 9000 (0 picks a free one)
+  --timeout, -t S       function timeout in seconds, default 30
+  --env KEY=VALUE       extra environment for the handler (repeatable)
+  --help, -h            show this help
+
+Invoke it (X-Amz-Tenant-Id sets the tenant id):
+  curl -XPOST http://127.0.0.1:9000/2015-03-31/functions/function/invocations -d '{}'
+`
+
 async function dev(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -223,14 +240,21 @@ async function dev(argv: string[]): Promise<number> {
       port: { type: 'string', short: 'p' },
       timeout: { type: 'string', short: 't' },
       env: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
     },
   })
+  if (values.help === true) {
+    process.stdout.write(DEV_USAGE)
+    return 0
+  }
   const handler = positionals[0]
   if (handler === undefined) {
     throw new InvalidConfigurationError('lmi dev needs a handler: lmi dev path/to/file.export')
   }
   const env = envFromPairs(values.env ?? [], (message) => new InvalidConfigurationError(message))
   const concurrency = intOption(values.concurrency, 'concurrency', 16, 1)
+  const notice = handlerFileNotice(process.cwd(), handler)
+  if (notice !== undefined) process.stderr.write(`lmi dev: ${notice}\n`)
   const server = await startDev({
     handler,
     concurrency,
@@ -238,15 +262,28 @@ async function dev(argv: string[]): Promise<number> {
     timeoutMs: intOption(values.timeout, 'timeout', 30, 1) * 1000,
     env,
   })
-  const url = `${server.emulator.url}/2015-03-31/functions/function/invocations`
-  process.stderr.write(
-    `lmi dev: listening on ${server.emulator.url} (handler ${handler}, concurrency ${concurrency})\n` +
-      `lmi dev: invoke with  curl -XPOST ${url} -d '{}'\n`,
-  )
   const stop = () => void server.close()
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
-  const [code] = (await once(server.runtime, 'exit')) as [number | null]
+  const exited = once(server.runtime, 'exit') as Promise<[number | null]>
+  try {
+    // "listening" only once the handler has loaded and every slot polls: an init failure is
+    // reported instead, with the error the runtime posted to /runtime/init/error.
+    await server.ready
+    const url = `${server.emulator.url}/2015-03-31/functions/function/invocations`
+    process.stderr.write(
+      `lmi dev: listening on ${server.emulator.url} (handler ${handler}, concurrency ${concurrency})\n` +
+        `lmi dev: invoke with  curl -XPOST ${url} -d '{}'\n`,
+    )
+  } catch {
+    const initError = server.emulator.initError
+    const reason =
+      initError === undefined
+        ? 'the runtime exited before it was ready'
+        : `${initError.errorType}: ${initError.errorMessage}`
+    process.stderr.write(`lmi dev: ${handler} failed to start: ${reason}\n`)
+  }
+  const [code] = await exited
   process.off('SIGINT', stop)
   process.off('SIGTERM', stop)
   await server.close()

@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs'
-import { isAbsolute, resolve } from 'node:path'
+import { existsSync, statSync } from 'node:fs'
+import { basename, isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { isStreamingHandler } from '@lmi/core/internal'
 import { HandlerLoadError } from '../errors.ts'
@@ -33,7 +33,11 @@ export interface LoadedHandler {
   name: string
 }
 
-const EXTENSIONS = ['.js', '.mjs', '.cjs']
+// Lambda's order (AWS's Node runtime): the module as named, then .js, .mjs, .cjs.
+const JS_EXTENSIONS = ['.js', '.mjs', '.cjs']
+// Tried only when no JavaScript file matches, on a Node that strips types (22.18+, 24): what
+// `lmi dev` and `lmi check` run before a build. AWS's runtime loads no TypeScript.
+const TS_EXTENSIONS = ['.ts', '.mts', '.cts']
 
 /**
  * Splits `_HANDLER` (`path/to/file.export` or `file.nested.export`) into the module path and
@@ -60,14 +64,61 @@ export function parseHandlerName(handler: string): { modulePath: string; exportP
   }
 }
 
-function resolveModuleFile(taskRoot: string, modulePath: string): string | undefined {
+/**
+ * Which file `_HANDLER`'s module names, as {@link loadHandler} will load it: the module as
+ * named when it carries its extension, else the first of `.js`, `.mjs`, `.cjs` that exists
+ * (Lambda's order), else `.ts`, `.mts`, `.cts` when this Node runs TypeScript. `others` lists
+ * the other candidates present, so tools can say when a stale build shadows a source file.
+ *
+ * @example
+ * ```ts
+ * resolveHandlerFile('/work/app', 'app.handler')
+ * // => { file: '/work/app/app.js', others: ['/work/app/app.ts'], stale: ['/work/app/app.ts'] }
+ * ```
+ */
+export function resolveHandlerFile(
+  taskRoot: string,
+  handler: string,
+): {
+  /** The file that will be loaded; undefined when none exists. */
+  file: string | undefined
+  /** Other files the module name matches, which are not loaded. */
+  others: string[]
+  /** Of `others`, those modified after `file`: `file` is probably an old build of them. */
+  stale: string[]
+  /** Every file name tried, for the error message. */
+  tried: string[]
+} {
+  const { modulePath } = parseHandlerName(handler)
   const base = isAbsolute(modulePath) ? modulePath : resolve(taskRoot, modulePath)
-  for (const extension of EXTENSIONS) {
-    const candidate = base + extension
-    if (existsSync(candidate)) return candidate
-  }
+  const typescript = Boolean((process.features as { typescript?: unknown }).typescript)
+  const extensions = typescript ? [...JS_EXTENSIONS, ...TS_EXTENSIONS] : JS_EXTENSIONS
+  const tried = extensions.map((extension) => basename(base) + extension)
+  const present = extensions.map((extension) => base + extension).filter(isFile)
   // `_HANDLER=app.mjs.handler`-style names already carry an extension.
-  return existsSync(base) ? base : undefined
+  if (isFile(base)) present.unshift(base)
+  const [file, ...others] = present
+  const modified = file === undefined ? 0 : statSync(file).mtimeMs
+  const stale = others.filter((other) => statSync(other).mtimeMs > modified)
+  return { file, others, stale, tried }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return existsSync(path) && statSync(path).isFile()
+  } catch {
+    return false
+  }
+}
+
+function typeScriptHint(base: string): string {
+  const found = TS_EXTENSIONS.map((extension) => base + extension).find(isFile)
+  if (found === undefined) return ''
+  return (
+    `; found ${basename(found)}, but this Node (${process.version}) does not run TypeScript: ` +
+    'use Node >= 22.18, or bundle it first (npx esbuild ' +
+    `${basename(found)} --bundle --platform=node --outfile=${basename(base)}.js)`
+  )
 }
 
 /**
@@ -84,11 +135,13 @@ function resolveModuleFile(taskRoot: string, modulePath: string): string | undef
  */
 export async function loadHandler(taskRoot: string, handler: string): Promise<LoadedHandler> {
   const { modulePath, exportPath } = parseHandlerName(handler)
-  const file = resolveModuleFile(taskRoot, modulePath)
+  const { file, tried } = resolveHandlerFile(taskRoot, handler)
   if (file === undefined) {
+    const base = isAbsolute(modulePath) ? modulePath : resolve(taskRoot, modulePath)
     throw new HandlerLoadError(
       'Runtime.ImportModuleError',
-      `Error: Cannot find module '${modulePath}' under ${taskRoot} (tried ${EXTENSIONS.join(', ')})`,
+      `Error: Cannot find module '${modulePath}' under ${taskRoot} (tried ${tried.join(', ')})` +
+        typeScriptHint(base),
     )
   }
   let namespace: Record<string, unknown>

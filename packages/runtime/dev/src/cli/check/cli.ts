@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { describe } from '@lmi/core/internal'
-import { envFromPairs } from '../common.ts'
+import { envFromPairs, handlerFileNotice } from '../common.ts'
 import { CheckError, CheckUsageError } from './errors.ts'
 import { runCheck } from './index.ts'
 import { formatReport, toJsonReport } from './report.ts'
@@ -251,6 +251,8 @@ export async function checkCommand(
     io.stdout.write(CHECK_USAGE)
     return 0
   }
+  const notice = handlerFileNotice(command.options.cwd ?? process.cwd(), command.options.handler)
+  if (notice !== undefined) io.stderr.write(`lmi check: ${notice}\n`)
   const progress = progressLine(io.stderr)
   const controller = new AbortController()
   let stoppedBy: NodeJS.Signals | undefined
