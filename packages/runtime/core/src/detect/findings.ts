@@ -208,19 +208,32 @@ function firstLine(stack: string | undefined): string {
 // src/ and dist/ folders of packages/runtime/{core,runtime,dev}: from
 // .../runtime/core/src/detect/findings.ts, the folder of the three packages is three levels up.
 // Bundled (a handler bundle inlining this package), lmi's frames and the application's are in
-// one file, and in a CommonJS bundle `import.meta.url` is empty: none is dropped by file then.
+// one file: none is dropped by file then. This module's own path comes from a stack frame, not
+// `import.meta.url`, which a CommonJS bundle leaves empty (and esbuild warns about).
 const lmiCode: readonly string[] = (() => {
-  const url: unknown = import.meta.url
-  if (typeof url !== 'string' || !url.startsWith('file:')) return []
-  const here = fileURLToPath(url)
-  const folder = here.lastIndexOf(`${sep}detect${sep}`)
-  if (folder === -1) return []
+  const here = ownFile()
+  const folder = here === undefined ? -1 : here.lastIndexOf(`${sep}detect${sep}`)
+  if (here === undefined || folder === -1) return []
   const ownSrc = here.slice(0, folder) // .../core/src or .../core/dist
   const packages = ownSrc.slice(0, ownSrc.lastIndexOf(sep, ownSrc.lastIndexOf(sep) - 1) + 1)
   return ['core', 'runtime', 'dev'].flatMap((name) =>
     ['src', 'dist'].map((out) => `${packages}${name}${sep}${out}${sep}`),
   )
 })()
+
+/** The path of this module's file, from the first frame of a stack captured here. */
+function ownFile(): string | undefined {
+  const holder: { stack?: unknown } = {}
+  Error.captureStackTrace(holder)
+  const frame = typeof holder.stack === 'string' ? holder.stack.split('\n')[1] : undefined
+  const location = frame === undefined ? undefined : /\(?(\S+?):\d+:\d+\)?$/.exec(frame)?.[1]
+  if (location === undefined) return undefined
+  try {
+    return location.startsWith('file:') ? fileURLToPath(location) : location
+  } catch {
+    return undefined
+  }
+}
 
 /** True for a stack frame (an `at …` line) in application code. */
 export function isUserFrame(line: string): boolean {
