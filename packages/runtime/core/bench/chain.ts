@@ -6,7 +6,7 @@
 // binding its invocation to that context, which it does there; on lmi's own runtime the
 // binding is already done.
 //
-//   node packages/runtime/bench/chain.ts [--quick]
+//   node packages/runtime/core/bench/chain.ts [--quick]
 
 import { InvokeStore, InvokeStoreBase } from '@aws/lambda-invoke-store'
 import { type LambdaContext, lmi } from '@lmi/core'

@@ -98,7 +98,7 @@ describe('lmi CLI', () => {
       writeFileSync(
         join(dir, 'app.ts'),
         'interface Greeting { hello: string }\n' +
-          'export const handler = async (event: Greeting): Promise<string> => `hi ${event.hello}`\n',
+          "export const handler = async (event: Greeting): Promise<string> => 'hi ' + event.hello\n",
       )
       writeFileSync(join(dir, 'package.json'), '{"type":"module"}')
       const dev = run([lmiBin, 'dev', 'app.handler', '--port', '0', '-c', '2'], {}, dir)

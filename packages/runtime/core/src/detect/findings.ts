@@ -17,7 +17,7 @@ import { processState } from '../process-state.ts'
 export type SharedStateMode = 'off' | 'warn' | 'throw'
 
 /**
- * The stable codes of shared-state findings. Never reused; documented in the runtime README.
+ * The stable codes of shared-state findings. Never reused; documented in the @lmi/core README.
  *
  * @example
  * ```ts
