@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Builds the lmi runtime layer into <dir>/lmi/: the runtime and its worker-thread entry, each
 // bundled by esbuild into one ES module (undici and @aws/lambda-invoke-store inlined), and the
-// AWS_LAMBDA_EXEC_WRAPPER script that starts it in place of AWS's Node runtime. Plain
-// JavaScript, so `sam build` can run it on any Node >= 20.
-//   node packages/runtime/layer/build.mjs <dir>
+// AWS_LAMBDA_EXEC_WRAPPER script that starts it in place of AWS's Node runtime.
+// Run by the package's build (and the repository's `pnpm build`) into layer/dist/, which the
+// npm tarball ships and the Makefile copies: `sam build` in a user's project needs no esbuild.
+// Plain JavaScript, so it runs on any Node >= 20.
+//   node packages/runtime/runtime/layer/build.mjs <dir>    (writes <dir>/lmi/)
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -22,7 +24,10 @@ if (!existsSync(join(dist, 'bootstrap.js'))) {
   console.error(`${dist}/bootstrap.js not found: build the repository first (npm run setup)`)
   process.exit(1)
 }
-const out = join(resolve(outArg), 'lmi')
+const target = join(resolve(outArg), 'lmi')
+// Written beside the target, then swapped in: a make run copying the layer at the same time
+// (the examples' tests run in parallel) sees the old layer or the new one, never half of one.
+const out = `${target}.${process.pid}.tmp`
 
 const common = {
   bundle: true,
@@ -72,4 +77,10 @@ await writeFile(
   ].join('\n'),
 )
 await chmod(wrapper, 0o755)
-console.log(`lmi runtime layer written to ${out}`)
+const old = `${target}.${process.pid}.old`
+await rename(target, old).catch((error) => {
+  if (error.code !== 'ENOENT') throw error
+})
+await rename(out, target)
+await rm(old, { recursive: true, force: true })
+console.log(`lmi runtime layer written to ${target}`)
