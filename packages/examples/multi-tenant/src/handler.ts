@@ -1,6 +1,7 @@
 import { createLogger } from '@lmi/context'
 import { getInvocation, lmi } from '@lmi/core'
-import { getTenantId, installTenantHeader, tenant } from '@lmi/tenant'
+import { getTenantId, tenant } from '@lmi/tenant'
+import { installTenantHeader } from '@lmi/tenant/http'
 import { tmpScope } from '@lmi/tmp-scope'
 
 /** What callers send: `aws lambda invoke --tenant-id acme --payload '{"title":…,"text":…}'`. */

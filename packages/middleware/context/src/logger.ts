@@ -1,5 +1,6 @@
 import { tryGetInvocation } from '@lmi/core'
-import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino'
+import type { DestinationStream, Logger, LoggerOptions } from 'pino'
+import { pino } from './pino.ts'
 
 const lambdaToPino: Record<string, string> = {
   TRACE: 'trace',

@@ -1,6 +1,7 @@
 import { InvalidConfigurationError, tryGetInvocation } from '@lmi/core'
-import { type Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
 import { tryGetTenantId } from './current.ts'
+import { getGlobalDispatcher, setGlobalDispatcher } from './undici.ts'
 
 /**
  * Options of {@link tenantInterceptor} and {@link installTenantHeader}. Checked once, at
@@ -291,7 +292,7 @@ function createTenantHeader(options: TenantHeaderOptions | undefined, where: str
  * @example
  * ```ts
  * import { Pool } from 'undici'
- * import { tenantInterceptor } from '@lmi/tenant'
+ * import { tenantInterceptor } from '@lmi/tenant/http'
  *
  * // Sent to this pool's origin only (the default for a Client/Pool).
  * const orders = new Pool('https://orders.internal').compose(tenantInterceptor())
@@ -314,7 +315,7 @@ export function tenantInterceptor(
  *
  * @example
  * ```ts
- * import { installTenantHeader } from '@lmi/tenant'
+ * import { installTenantHeader } from '@lmi/tenant/http'
  * installTenantHeader({ origins: ['https://orders.internal', /^https:\/\/[a-z]+\.svc\.internal$/] })
  *
  * export const handler = lmi(async () => {

@@ -10,7 +10,6 @@ export {
   type TenantMismatchErrorJSON,
   TenantRequiredError,
 } from './errors.ts'
-export { installTenantHeader, type TenantHeaderOptions, tenantInterceptor } from './http.ts'
 export {
   type OptionalTenant,
   type RequiredTenant,

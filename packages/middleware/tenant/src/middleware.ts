@@ -78,8 +78,8 @@ function hasCode(error: unknown, code: string): boolean {
  * The `tenant()` middleware: finds the invocation's tenant id, validates it and binds it, so
  * that `context.tenantId`, {@link getTenantId} anywhere in the invocation, the InvokeStore the
  * AWS SDK and Powertools read, the `@lmi/context` logger, `@lmi/tmp-scope`'s per-tenant
- * directories and outgoing requests through {@link installTenantHeader} all carry it — for
- * this invocation only, however many run at once.
+ * directories and outgoing requests through `@lmi/tenant/http`'s `installTenantHeader()` all
+ * carry it — for this invocation only, however many run at once.
  *
  * Errors (HTTP-shaped, for `@lmi/json`'s `httpErrors()` or middy's `http-error-handler`):
  * `TenantRequiredError` (400), `InvalidTenantError` (400), `TenantMismatchError` (403).

@@ -9,7 +9,8 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { LambdaContext } from '@lmi/core'
 import middy from '@middy/core'
 import { request } from 'undici'
-import { getTenantId, installTenantHeader, TenantMismatchError, tenant } from '../src/index.ts'
+import { installTenantHeader } from '../src/http.ts'
+import { getTenantId, TenantMismatchError, tenant } from '../src/index.ts'
 import { barrier, type EchoServer, lambdaContext, startEchoServer } from './helpers.ts'
 
 const REQUEST_ID = Symbol.for('_AWS_LAMBDA_REQUEST_ID')

@@ -8,12 +8,8 @@ import { after, before, describe, it } from 'node:test'
 import { InvalidConfigurationError, type LambdaContext, lmi } from '@lmi/core'
 import fc from 'fast-check'
 import { Agent, Dispatcher, getGlobalDispatcher, interceptors, Pool, request } from 'undici'
-import {
-  installTenantHeader,
-  type TenantHeaderOptions,
-  tenant,
-  tenantInterceptor,
-} from '../src/index.ts'
+import { installTenantHeader, type TenantHeaderOptions, tenantInterceptor } from '../src/http.ts'
+import { tenant } from '../src/index.ts'
 import { type EchoServer, lambdaContext, startEchoServer } from './helpers.ts'
 
 let serverA: EchoServer

@@ -8,13 +8,8 @@ import { createLogger } from '@lmi/context'
 import { getInvocation, type LambdaContext, lmi } from '@lmi/core'
 import middy from '@middy/core'
 import { request } from 'undici'
-import {
-  getTenantId,
-  installTenantHeader,
-  NoTenantError,
-  tenant,
-  tryGetTenantId,
-} from '../src/index.ts'
+import { installTenantHeader } from '../src/http.ts'
+import { getTenantId, NoTenantError, tenant, tryGetTenantId } from '../src/index.ts'
 import { barrier, type EchoServer, lambdaContext, startEchoServer } from './helpers.ts'
 
 interface AwsLambdaGlobal {

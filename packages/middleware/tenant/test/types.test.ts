@@ -6,7 +6,8 @@ import { describe, it } from 'node:test'
 import { lmi } from '@lmi/core'
 import middy from '@middy/core'
 import { Pool } from 'undici'
-import { installTenantHeader, type TenantSource, tenant, tenantInterceptor } from '../src/index.ts'
+import { installTenantHeader, tenantInterceptor } from '../src/http.ts'
+import { type TenantSource, tenant } from '../src/index.ts'
 
 type Equal<A, B> =
   (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false

@@ -134,16 +134,34 @@ export interface LmiHandler<
   before(fn: MiddlewareFn<TEvent, TResult, TContext>): this
   after(fn: MiddlewareFn<TEvent, TResult, TContext>): this
   onError(fn: MiddlewareFn<TEvent, TResult, TContext>): this
-  /** Sets (or replaces) the handler at the centre of the chain. */
+  /**
+   * Sets (or replaces) the handler at the centre of the chain. When neither `lmi<…>()` nor a
+   * middleware said what the chain returns, it returns what this handler returns.
+   */
   handler<R extends TResult>(
     fn: ChainHandler<TEvent, R, TContext>,
-  ): LmiHandler<TOuterEvent, TOuterResult, TEvent, TResult, TContext>
+  ): LmiHandler<TOuterEvent, Outward<TOuterResult, TResult, R>, TEvent, TResult, TContext>
 }
+
+/**
+ * The chain's outward result once a layer declares what it returns (`next`): the outermost
+ * declaration wins. It counts only while the chain's result is still undeclared (`outer`, from
+ * `lmi<…>()`, and `current`, the result the layers so far pass inward, both `unknown`): a
+ * `jsonResponse()` used first makes the chain return `HttpResponse`, so the handler is
+ * assignable to `APIGatewayProxyHandlerV2` without type arguments.
+ */
+type Outward<Outer, Current, Next> = unknown extends Next
+  ? Outer
+  : unknown extends Outer
+    ? unknown extends Current
+      ? Next
+      : Outer
+    : Outer
 
 type Apply<OE, OR, E, R, C, T> = T extends AnyTransform
   ? LmiHandler<
       OE,
-      OR,
+      Outward<OR, R, T['resultOut']>,
       Passthrough<E, T['eventOut']>,
       Passthrough<R, T['resultIn']>,
       unknown extends T['contextOut'] ? C : C & T['contextOut']

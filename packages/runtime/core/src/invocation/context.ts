@@ -1,3 +1,9 @@
+// The declarations of @lmi/core (and of every package built on it) use Node's types:
+// `NodeJS.ProcessEnv`, `Buffer`, `node:stream`. This reference, kept in the emitted .d.ts, brings
+// them into a user's program even where `types` leaves "node" out (TypeScript 6's default is
+// `types: []`). Here because every entry point of every @lmi package loads this file's types.
+/// <reference types="node" preserve="true" />
+
 /**
  * The function's identity, read once from the environment at start-up.
  *
@@ -25,8 +31,15 @@ export function functionInfoFromEnv(env: NodeJS.ProcessEnv = process.env): Funct
   }
 }
 
+// No index signatures on these two, and `any` values in `client` and `env`: an interface
+// (@types/aws-lambda's `CognitoIdentity`, `ClientContextClient`, `ClientContextEnv`) is
+// assignable to no index signature but one of `any`. Otherwise AWS's `Context` would not be a
+// `LambdaContext`, and no lmi handler would fit `Handler`, `APIGatewayProxyHandlerV2`, … of
+// @types/aws-lambda, whose `context` parameter is AWS's `Context`.
+
 /**
- * Mobile SDK client context, when the caller sent one.
+ * Mobile SDK client context, when the caller sent one: the JSON of the
+ * `Lambda-Runtime-Client-Context` header, as it came.
  *
  * @example
  * ```ts
@@ -34,10 +47,11 @@ export function functionInfoFromEnv(env: NodeJS.ProcessEnv = process.env): Funct
  * ```
  */
 export interface ClientContext {
-  client?: Record<string, unknown>
-  custom?: Record<string, unknown>
-  env?: Record<string, unknown>
-  [key: string]: unknown
+  // biome-ignore lint/suspicious/noExplicitAny: see above; the caller's JSON, shape unknown
+  client?: Record<string, any> | undefined
+  custom?: Record<string, unknown> | undefined
+  // biome-ignore lint/suspicious/noExplicitAny: see above
+  env?: Record<string, any> | undefined
 }
 
 /**
@@ -51,7 +65,6 @@ export interface ClientContext {
 export interface CognitoIdentity {
   cognitoIdentityId: string
   cognitoIdentityPoolId: string
-  [key: string]: unknown
 }
 
 /**
