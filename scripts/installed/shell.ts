@@ -1,6 +1,7 @@
-// Running documented shell steps as a user types them: one `sh` per block, the working
-// directory carried from block to block (a `cd` in one applies to the next), and a block left
-// running in the background stopped as Ctrl-C stops it (SIGINT to its process group).
+// Running documented shell steps as a user types them: one bash per block (`-e -o pipefail`:
+// every command must succeed), the working directory carried from block to block (a `cd` in one
+// applies to the next), and a block left running in the background stopped as Ctrl-C stops it
+// (SIGINT to its process group).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -16,9 +17,13 @@ export interface ShellRun {
   cwd: string
 }
 
+/** bash, failing on the first failing command, in a pipeline too. */
+const BASH_ARGS = ['-e', '-o', 'pipefail', '-c']
+
 /**
- * Runs `script` with `sh -e` in `cwd` to completion (at most `timeoutMs`) and resolves with its
- * output, exit code and final working directory.
+ * Runs `script` with bash in `cwd` to completion and resolves with its output, exit code and
+ * final working directory. After `timeoutMs` (default 180 s) its whole process group is killed
+ * (what it started too) and `code` is null.
  *
  * @example
  * ```ts
@@ -33,17 +38,19 @@ export async function runShell(
   const scratch = mkdtempSync(join(tmpdir(), 'lmi-shell-'))
   const pwdFile = join(scratch, 'pwd')
   try {
-    const child = spawn('sh', ['-ec', `${script}\npwd > "$LMI_SHELL_PWD"\n`], {
+    const child = spawn('bash', [...BASH_ARGS, `${script}\npwd > "$LMI_SHELL_PWD"\n`], {
       cwd: options.cwd,
       env: { ...options.env, LMI_SHELL_PWD: pwdFile },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk) => (stdout += chunk))
     child.stderr.on('data', (chunk) => (stderr += chunk))
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 180_000)
-    const [code] = (await once(child, 'exit')) as [number | null]
+    const exited = once(child, 'exit') as Promise<[number | null]>
+    const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), options.timeoutMs ?? 180_000)
+    const [code] = await exited
     clearTimeout(timer)
     let cwd = options.cwd
     try {
@@ -68,8 +75,17 @@ export interface BackgroundShell {
   interrupt(): Promise<number | null>
 }
 
+/** Sends `signal` to the process group `child` leads (spawned `detached`). */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, signal)
+  } catch {
+    // The group is gone already.
+  }
+}
+
 /**
- * Starts `script` with `sh -e` in `cwd`, in a process group of its own (as a terminal runs a
+ * Starts `script` with bash in `cwd`, in a process group of its own (as a terminal runs a
  * foreground job), and returns at once.
  *
  * @example
@@ -83,7 +99,7 @@ export function startShell(
   script: string,
   options: { cwd: string; env: Record<string, string> },
 ): BackgroundShell {
-  const child = spawn('sh', ['-ec', script], {
+  const child = spawn('bash', [...BASH_ARGS, script], {
     cwd: options.cwd,
     env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -93,13 +109,6 @@ export function startShell(
   child.stdout?.on('data', (chunk) => (output += chunk))
   child.stderr?.on('data', (chunk) => (output += chunk))
   const exited = once(child, 'exit').then(([code]) => code as number | null)
-  const signalGroup = (signal: NodeJS.Signals) => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, signal)
-    } catch {
-      // The group is gone already.
-    }
-  }
   return {
     child,
     output: () => output,
@@ -129,8 +138,8 @@ export function startShell(
       })
     },
     async interrupt() {
-      if (child.exitCode === null && child.signalCode === null) signalGroup('SIGINT')
-      const timer = setTimeout(() => signalGroup('SIGKILL'), 10_000)
+      if (child.exitCode === null && child.signalCode === null) signalGroup(child, 'SIGINT')
+      const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), 10_000)
       const code = await exited
       clearTimeout(timer)
       return code

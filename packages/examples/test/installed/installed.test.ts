@@ -8,7 +8,7 @@ import { once } from 'node:events'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { delimiter, dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { InvokeResult } from '@lmi/dev/emulator'
@@ -33,6 +33,11 @@ import {
   writeFiles,
 } from '../../../../scripts/installed/project.ts'
 import {
+  type InstalledStep,
+  installedSteps,
+  readmeFiles,
+} from '../../../../scripts/installed/readme.ts'
+import {
   type EmulatorModule,
   type Invocation,
   importInstalledEmulator,
@@ -54,9 +59,7 @@ import {
   DEV_JS_HANDLER,
   entryPointFile,
   MIDDY_HANDLER,
-  type ReadmeStep,
   readmeHandler,
-  readmeSteps,
 } from './handlers.ts'
 
 const CONCURRENCY = 64
@@ -563,37 +566,79 @@ async function runAndCheck(
 
 const installedRuntime = () => join(project, 'node_modules', '.bin', 'lmi-runtime')
 
-describe(`bundled as sam build bundles, run by the installed lmi-runtime at ${CONCURRENCY} concurrent invocations`, () => {
-  for (const handler of HANDLERS) {
-    for (const [configName, config] of Object.entries(BUNDLE_CONFIGS) as Array<
-      [BundleConfigName, (typeof BUNDLE_CONFIGS)[BundleConfigName]]
-    >) {
-      it(`${handler.title} (${handler.file}), ${config.title}: every answer is its own request's`, async (t) => {
-        const name = `${handler.file.replace(/\.ts$/, '')}-${configName}`
-        const externals = 'externals' in config ? config.externals : undefined
-        // Self-contained bundles go where no node_modules can be found from; a bundle that
-        // keeps packages external sits in the project, beside its node_modules.
-        const outDir =
-          externals === 'beside' ? join(project, 'build', name) : join(root, 'bundles', name)
-        const bundle = await bundleHandler(join(project, 'handlers', handler.file), outDir, config)
-        if (bundle.warnings.trim() !== '') t.diagnostic(`esbuild: ${bundle.warnings.trim()}`)
-        const { problems, peakInFlight } = await runAndCheck(handler, bundle, {
-          command: installedRuntime(),
-          ...(externals === 'layer' ? { env: { NODE_PATH: join(project, 'node_modules') } } : {}),
+// Lambda Managed Instances run Node 22 and Node 24: the bundles run on this process's Node and
+// on the Node 22 that `npm test` installs into .tools/node22. This file is left out of the
+// Node 22 pass of the suite (scripts/test-node22.mjs): packing, installing, type-checking and
+// the README steps do not depend on the Node that runs the tests; the runtime does, so it is
+// run on both from here.
+const node22 = join(repoRoot, '.tools', 'node22', 'node_modules', 'node', 'bin', 'node')
+const NODES: Array<{
+  title: string
+  bin: string | undefined
+  configs: readonly BundleConfigName[]
+}> = [
+  {
+    title: `Node ${process.versions.node}`,
+    bin: process.execPath,
+    configs: Object.keys(BUNDLE_CONFIGS) as BundleConfigName[],
+  },
+  {
+    title: 'Node 22',
+    bin: process.versions.node.startsWith('22.') || !existsSync(node22) ? undefined : node22,
+    // The formats that differ in how modules load: CommonJS, and ES modules without a banner.
+    configs: ['cjs-default', 'esm-no-banner'],
+  },
+]
+
+for (const node of NODES) {
+  describe(`bundled as sam build bundles, run by the installed lmi-runtime on ${node.title} at ${CONCURRENCY} concurrent invocations`, () => {
+    for (const handler of HANDLERS) {
+      for (const configName of node.configs) {
+        const config = BUNDLE_CONFIGS[configName]
+        it(`${handler.title} (${handler.file}), ${config.title}: every answer is its own request's`, async (t) => {
+          if (node.bin === undefined) {
+            t.skip(
+              process.versions.node.startsWith('22.')
+                ? 'this process is Node 22: the runs above are on it'
+                : 'Node 22 is not set up: `npm test` installs it into .tools/node22',
+            )
+            return
+          }
+          const name = `${handler.file.replace(/\.ts$/, '')}-${configName}`
+          const externals = 'externals' in config ? config.externals : undefined
+          // Self-contained bundles go where no node_modules can be found from; a bundle that
+          // keeps packages external sits in the project, beside its node_modules.
+          const outDir =
+            externals === 'beside' ? join(project, 'build', name) : join(root, 'bundles', name)
+          const bundle = await bundleHandler(
+            join(project, 'handlers', handler.file),
+            outDir,
+            config,
+          )
+          if (bundle.warnings.trim() !== '') t.diagnostic(`esbuild: ${bundle.warnings.trim()}`)
+          const env: Record<string, string> = {
+            // The bin's `#!/usr/bin/env node` finds this Node first.
+            PATH: [dirname(node.bin), process.env.PATH ?? ''].join(delimiter),
+            ...(externals === 'layer' ? { NODE_PATH: join(project, 'node_modules') } : {}),
+          }
+          const { problems, peakInFlight } = await runAndCheck(handler, bundle, {
+            command: installedRuntime(),
+            env,
+          })
+          assert.deepEqual(
+            problems.slice(0, 8),
+            [],
+            `${problems.length} of ${INVOCATIONS} answers wrong`,
+          )
+          assert.ok(
+            peakInFlight >= handler.minPeakInFlight,
+            `peak in flight ${peakInFlight}, expected >= ${handler.minPeakInFlight}`,
+          )
         })
-        assert.deepEqual(
-          problems.slice(0, 8),
-          [],
-          `${problems.length} of ${INVOCATIONS} answers wrong`,
-        )
-        assert.ok(
-          peakInFlight >= handler.minPeakInFlight,
-          `peak in flight ${peakInFlight}, expected >= ${handler.minPeakInFlight}`,
-        )
-      })
+      }
     }
-  }
-})
+  })
+}
 
 describe('the exec wrappers', () => {
   const aws = HANDLERS[2] as HandlerUnderTest
@@ -700,112 +745,154 @@ describe('the installed lmi CLI', () => {
 })
 
 // ---------------------------------------------------------------------------------------------
-// The root README's walkthrough, run as written. Two changes only, both forced: `@lmi/<name>`
-// in an `npm install` line becomes that package's tarball (lmi is not on the registry yet),
-// and `lmi dev`'s port 9000 a free one (other tests run beside this one). Everything else —
-// the unpinned `npm install`s from the registry, `npx`, `curl` — is what a reader runs.
+// The READMEs' commands, run as written: every block marked `<!-- installed-test: … -->` (see
+// scripts/installed/readme.ts), README by README, each in a directory of its own.
+//
+// The root README's walkthrough makes a project of its own (`mkdir notes && cd notes && npm
+// init -y`) and runs outside the installed project, so that a package its `npm install` lines
+// forget is missing there as it would be for a reader. A package's README runs in a fresh folder
+// inside the installed project, as a user runs it in their project: its `npm install` lines
+// install into that project, which holds the tarballs already (nothing new from the registry),
+// and `npx lmi` finds the installed bin.
+//
+// The substitutions, all forced: `@lmi/<name>` in an `npm install` line becomes that package's
+// tarball (lmi is not on the registry yet); port 9000 (`--port 9000`, `127.0.0.1:9000`) becomes
+// a free port, and an `lmi dev` line without `--port` gets `--port <free>` (other tests run beside
+// this one). Everything else — the unpinned `npm install`s from the registry, `npx`, `curl` — is
+// what a reader runs; for the package READMEs, npm reads the registry's metadata from its cache
+// (see below).
 
-describe("the root README's 'Add lmi to your project' steps, run as written against the tarballs", () => {
-  const steps = readmeSteps()
-  let cwd = join(root, 'walkthrough')
-  let port = 9000
-  let lastOutput = ''
-  let ranAny = false
-  let failedAt: ReadmeStep | undefined
-  let background: BackgroundShell | undefined
-  const pendingFiles: ReadmeStep[] = []
+/** A README's commands with the substitutions above. */
+function substitute(code: string, port: number): string {
+  return code
+    .split('\n')
+    .map((line) => {
+      if (/^\s*npm (install|i)\b/.test(line))
+        return line.replace(/@lmi\/[a-z0-9-]+/g, (name) => tarball(name))
+      if (/\blmi dev\b/.test(line) && !/\s(--port|-p)[\s=]/.test(line))
+        return `${line} --port ${port}`
+      return line
+    })
+    .join('\n')
+    .replace(/(\s(--port|-p)[\s=])9000\b/g, `$1${port}`)
+    .replaceAll('127.0.0.1:9000', `127.0.0.1:${port}`)
+}
 
-  before(async () => {
-    mkdirSync(cwd, { recursive: true })
-    port = await freePort()
-  })
-  after(async () => {
-    await background?.interrupt()
-  })
+/**
+ * A README's `installed-test` steps as subtests, one after another, run in `dir` (made first)
+ * with `extraEnv` added to {@link childEnv}'s. A step after a failed one fails without running.
+ */
+function describeReadmeSteps(file: string, dir: string, extraEnv: Record<string, string>): void {
+  describe(`${file}: its marked steps`, { concurrency: 1 }, () => {
+    const steps = installedSteps(file)
+    let cwd = dir
+    let port = 9000
+    let lastOutput = ''
+    let ranAny = false
+    let failedAt: InstalledStep | undefined
+    let background: BackgroundShell | undefined
+    const pendingFiles: InstalledStep[] = []
 
-  function substitute(code: string): string {
-    return code
-      .split('\n')
-      .map((line) =>
-        /^\s*npm (install|i)\b/.test(line)
-          ? line.replace(/@lmi\/[a-z0-9-]+/g, (name) => tarball(name))
-          : line,
-      )
-      .join('\n')
-      .replaceAll('127.0.0.1:9000', `127.0.0.1:${port}`)
-      .replace(/(\blmi dev\b[^\n]*)/g, `$1 --port ${port}`)
-  }
+    before(async () => {
+      mkdirSync(cwd, { recursive: true })
+      port = await freePort()
+    })
+    after(async () => {
+      await background?.interrupt()
+    })
 
-  async function runStep(step: ReadmeStep): Promise<void> {
-    const env = childEnv()
-    switch (step.kind) {
-      case 'file':
-        // A file is saved into the project, which the first `run` step makes: the handler's
-        // block comes before it in the README ("save the handler above as app.ts").
-        if (ranAny) writeFiles(cwd, { [step.arg as string]: step.code })
-        else pendingFiles.push(step)
-        return
-      case 'run': {
-        const run = await runShell(substitute(step.code), { cwd, env })
-        assert.equal(
-          run.code,
-          0,
-          `exit ${run.code}\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-3000)}`,
-        )
-        cwd = run.cwd
-        lastOutput = run.stdout
-        if (!ranAny) {
-          ranAny = true
-          for (const file of pendingFiles.splice(0))
-            writeFiles(cwd, { [file.arg as string]: file.code })
+    async function runStep(step: InstalledStep): Promise<void> {
+      const env = childEnv(extraEnv)
+      switch (step.kind) {
+        case 'file':
+          // Saved where the README's commands run, once the first has run: the root README's
+          // handler comes before the step that makes its project ("save the handler above").
+          if (ranAny) writeFiles(cwd, { [step.arg as string]: step.code })
+          else pendingFiles.push(step)
+          return
+        case 'run': {
+          const run = await runShell(substitute(step.code, port), { cwd, env })
+          assert.equal(
+            run.code,
+            0,
+            `exit ${run.code}\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-3000)}`,
+          )
+          cwd = run.cwd
+          lastOutput = run.stdout
+          if (!ranAny) {
+            ranAny = true
+            for (const pending of pendingFiles.splice(0))
+              writeFiles(cwd, { [pending.arg as string]: pending.code })
+          }
+          return
         }
-        return
-      }
-      case 'background':
-        background = startShell(substitute(step.code), { cwd, env })
-        await background.waitFor(/listening/, 60_000)
-        return
-      case 'output': {
-        const expected = step.code.trim()
-        const pattern = new RegExp(
-          `^${expected
-            .split('…')
-            .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-            .join('.+?')}$`,
-          's',
-        )
-        assert.match(lastOutput.trim(), pattern, `README.md:${step.line} expects:\n${expected}`)
-        // The README stops the job it started in the background (Ctrl-C) once its answer is seen.
-        const code = await background?.interrupt()
-        background = undefined
-        if (code !== undefined && code !== null && code !== 0 && code !== 130) {
-          assert.fail(`the background step exited ${code} on Ctrl-C`)
+        case 'background':
+          background = startShell(substitute(step.code, port), { cwd, env })
+          await background.waitFor(/listening/, 60_000)
+          return
+        case 'output': {
+          const expected = step.code.trim()
+          const pattern = new RegExp(
+            `^${expected
+              .split('…')
+              .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+              .join('.+?')}$`,
+            's',
+          )
+          assert.match(lastOutput.trim(), pattern, `${file}:${step.line} expects:\n${expected}`)
+          // The README stops the job it started in the background (Ctrl-C) once its answer is seen.
+          const code = await background?.interrupt()
+          background = undefined
+          if (code !== undefined && code !== null && code !== 0 && code !== 130) {
+            assert.fail(`the background step exited ${code} on Ctrl-C`)
+          }
+          return
         }
-        return
       }
     }
-  }
 
-  it('README.md marks its steps (run, file, background, output)', () => {
-    assert.ok(
-      steps.some((step) => step.kind === 'run'),
+    for (const step of steps) {
+      const first = step.code.split('\n').find((line) => line.trim() !== '') ?? ''
+      it(`${file}:${step.line} ${step.kind}${step.arg === undefined ? '' : ` ${step.arg}`}: ${first.trim().slice(0, 70)}`, async () => {
+        if (failedAt !== undefined)
+          assert.fail(`not run: the step at ${file}:${failedAt.line} failed`)
+        try {
+          await runStep(step)
+        } catch (error) {
+          failedAt = step
+          throw error
+        }
+      })
+    }
+  })
+}
+
+const READMES_WITH_STEPS = readmeFiles().filter((file) => installedSteps(file).length > 0)
+
+// The root README's walkthrough, in its own project, beside the package READMEs, which run in
+// the installed project: the two share nothing (their `lmi dev`s have ports of their own).
+describe("the READMEs' commands, run as written against the tarballs", { concurrency: 2 }, () => {
+  it("the root README and every public package's README have installed-test steps", () => {
+    const expected = ['README.md', ...packages.map((pkg) => `${pkg.dir}/README.md`)]
+    assert.deepEqual(
+      expected.filter((file) => !READMES_WITH_STEPS.includes(file)),
+      [],
       'no <!-- installed-test: run --> step',
     )
   })
 
-  for (const step of steps) {
-    const first = step.code.split('\n').find((line) => line.trim() !== '') ?? ''
-    it(`README.md:${step.line} ${step.kind}${step.arg === undefined ? '' : ` ${step.arg}`}: ${first.trim().slice(0, 70)}`, async () => {
-      if (failedAt !== undefined)
-        assert.fail(`not run: the step at README.md:${failedAt.line} failed`)
-      try {
-        await runStep(step)
-      } catch (error) {
-        failedAt = step
-        throw error
-      }
-    })
-  }
+  describeReadmeSteps('README.md', join(root, 'walkthrough'), {})
+
+  // The installed project's install fetched the registry's metadata a minute ago: npm reads it
+  // from its cache (prefer-offline) instead of asking again, the one difference from a reader's
+  // npm, which saves a registry round trip per dependency and install.
+  describe("the packages' READMEs, in the installed project", { concurrency: 1 }, () => {
+    for (const file of READMES_WITH_STEPS.filter((file) => file !== 'README.md')) {
+      describeReadmeSteps(file, join(project, 'readmes', dirname(file).replaceAll('/', '-')), {
+        npm_config_prefer_offline: 'true',
+      })
+    }
+  })
 })
 
 /** A TCP port free right now on 127.0.0.1. */

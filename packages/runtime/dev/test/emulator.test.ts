@@ -281,7 +281,9 @@ describe('GET /runtime/invocation/next', () => {
 
   it('requeues an invocation whose delivery never finished, for the next poll', async (t) => {
     // Prepare: a raw client that polls but never reads, so a large event cannot be flushed.
-    const { emulator, runtime } = await start(t)
+    // The function timeout (3 s by default) is not under test: copying 24 MB twice on a loaded
+    // machine must not turn the invocation into a timeout.
+    const { emulator, runtime } = await start(t, { timeoutMs: 120_000 })
     const rawParked = waitingFor(emulator, 1)
     const raw = connect(emulator.port, '127.0.0.1')
     t.after(() => raw.destroy())
