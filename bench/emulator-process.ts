@@ -105,6 +105,12 @@ async function main(init: InitMessage): Promise<void> {
         (summary) => send({ type: 'done', summary }),
         (error: unknown) => send({ type: 'fatal', message: String(error) }),
       )
+    } else if (message.type === 'probe') {
+      emulator.invoke(message.event).then(
+        (result) =>
+          send({ type: 'probed', status: result.status, payload: result.payload.toString('utf8') }),
+        (error: unknown) => send({ type: 'fatal', message: String(error) }),
+      )
     } else if (message.type === 'close') {
       const stats = emulator.stats()
       emulator.close().finally(() => {

@@ -18,6 +18,8 @@ export type ProcSample = {
   cpuMicros: number
   /** Sum of VmHWM (peak resident set) over the tree, in bytes. */
   peakRssBytes: number
+  /** Sum of VmRSS (resident set now) over the tree, in bytes. */
+  rssBytes: number
   /** Threads now alive over the tree. */
   threads: number
   /** How many processes the tree has (1 unless the runtime spawned children). */
@@ -75,16 +77,19 @@ export function sampleProcess(pid: number): ProcSample {
   const tree = processTree(pid)
   let ticks = 0
   let peakKb = 0
+  let rssKb = 0
   let threads = 0
   for (const member of tree) {
     ticks += cpuTicks(member)
     const status = read(`/proc/${member}/status`) ?? ''
     peakKb += statusKb(status, 'VmHWM')
+    rssKb += statusKb(status, 'VmRSS')
     threads += statusKb(status, 'Threads')
   }
   return {
     cpuMicros: (ticks * 1e6) / CLK_TCK,
     peakRssBytes: peakKb * 1024,
+    rssBytes: rssKb * 1024,
     threads,
     processes: tree.length,
   }

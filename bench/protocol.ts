@@ -16,7 +16,9 @@ export type InitMessage = {
 
 export type RunMessage = { type: 'run'; phase: 'warmup' | 'measure'; count: number }
 export type CloseMessage = { type: 'close' }
-export type ParentMessage = InitMessage | RunMessage | CloseMessage
+/** One invocation with `event` (the soak's heap probe); answered with a `probed` message. */
+export type ProbeMessage = { type: 'probe'; event: unknown }
+export type ParentMessage = InitMessage | RunMessage | CloseMessage | ProbeMessage
 
 export type PhaseSummary = {
   phase: 'warmup' | 'measure'
@@ -38,4 +40,5 @@ export type ChildMessage =
   | { type: 'first'; at: number }
   | { type: 'done'; summary: PhaseSummary }
   | { type: 'closed'; stats: EmulatorStats }
+  | { type: 'probed'; status: string; payload: string }
   | { type: 'fatal'; message: string }

@@ -110,7 +110,7 @@ const levels = flags.concurrency
 const emulatorModule =
   flags.emulator ??
   (process.env.LMI_BENCH_EMULATOR || undefined) ??
-  join(repoRoot, 'packages', 'runtime', 'src', 'emulator', 'index.ts')
+  join(repoRoot, 'packages', 'runtime', 'dev', 'src', 'emulator', 'index.ts')
 
 if (!existsSync(emulatorModule)) {
   log(`the Runtime API emulator ${emulatorModule} does not exist (yet): nothing can be measured`)
