@@ -1,3 +1,5 @@
+import { inspect, types } from 'node:util'
+
 // Brands are registered symbols on the prototypes, so `instanceof` also holds for an error
 // created by another copy of this package (the `@lmi/source` build and `dist` side by side, a
 // bundle with two versions), the way undici brands its errors.
@@ -85,15 +87,104 @@ export class InvocationTimeoutError extends LmiError {
   }
 }
 
-/** A one-line description of any thrown value, for messages. */
-export function describe(value: unknown): string {
-  if (value instanceof Error) return `${value.name}: ${value.message}`
-  if (typeof value === 'string') return value
+// Captured at load: a handler that patches the prototypes must not reach into our fallbacks.
+const symbolToString = Symbol.prototype.toString
+const bigintToString = BigInt.prototype.toString
+const reflectGet = Reflect.get
+const isProxy = types.isProxy
+
+/** `value[key]`, or `undefined` when reading it throws (a getter, a proxy trap, a revoked proxy). */
+function read(value: object, key: PropertyKey): unknown {
   try {
-    return JSON.stringify(value) ?? String(value)
+    return reflectGet(value, key)
   } catch {
-    return String(value)
+    return undefined
   }
+}
+
+/** `instanceof Error` that survives proxies whose `getPrototypeOf` trap throws or is revoked. */
+function isError(value: unknown): value is Error {
+  try {
+    return value instanceof Error
+  } catch {
+    return false
+  }
+}
+
+/** What is shown of an error's message that could not be read or turned into a string. */
+const UNREADABLE_MESSAGE = '<message could not be read>'
+
+function primitiveText(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return value
+    case 'symbol':
+      return symbolToString.call(value)
+    case 'bigint':
+      return `${bigintToString.call(value)}n`
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return String(value)
+    default:
+      return value === null ? 'null' : undefined
+  }
+}
+
+/**
+ * Text for an object that JSON cannot render (a BigInt inside, a throwing `toJSON`, a
+ * function). `util.inspect` reads own properties without calling getters, `toString`,
+ * `Symbol.toPrimitive` or custom inspectors, so it cannot be made to throw by the value; a proxy
+ * is named, never inspected, since inspecting would show the target the proxy hides.
+ */
+function inspectText(value: object): string {
+  if (isProxy(value)) return typeof value === 'function' ? '[Function: Proxy]' : '[object Proxy]'
+  try {
+    return inspect(value, {
+      customInspect: false,
+      getters: false,
+      showProxy: false,
+      depth: 2,
+      breakLength: Number.POSITIVE_INFINITY,
+      maxArrayLength: 20,
+      maxStringLength: 1000,
+    })
+  } catch {
+    return typeof value === 'function' ? '[Function]' : '[object]'
+  }
+}
+
+function errorName(error: Error): string {
+  const name = read(error, 'name')
+  return typeof name === 'string' && name !== '' ? name : 'Error'
+}
+
+function errorMessage(error: Error): string {
+  const message = read(error, 'message')
+  if (typeof message === 'string') return message
+  if (message === undefined) return UNREADABLE_MESSAGE
+  return primitiveText(message) ?? describe(message)
+}
+
+/**
+ * A one-line description of any thrown value, for messages. Never throws, whatever the value:
+ * getters, proxy traps, `toJSON`, `toString` and `Symbol.toPrimitive` that throw are read around.
+ */
+export function describe(value: unknown): string {
+  const primitive = primitiveText(value)
+  if (primitive !== undefined) return primitive
+  const object = value as object
+  if (isError(object)) return `${errorName(object)}: ${errorMessage(object)}`
+  if (typeof object !== 'function') {
+    try {
+      const json = JSON.stringify(object)
+      // '{}' says nothing of a thenable or an object of methods; inspect names their keys.
+      if (typeof json === 'string' && json !== '{}') return json
+    } catch {
+      // A BigInt, a cycle, a throwing toJSON or getter: described below without running its code.
+    }
+  }
+  return inspectText(object)
 }
 
 /**
@@ -122,26 +213,27 @@ export interface ErrorResponse {
  * ```
  */
 export function toErrorResponse(error: unknown): ErrorResponse {
-  if (error instanceof Error) {
-    const ownName = typeof error.name === 'string' && error.name !== '' ? error.name : 'Error'
-    const constructorName = error.constructor?.name
+  if (isError(error)) {
+    const ownName = errorName(error)
+    const errorClass = read(error, 'constructor')
+    const constructorName =
+      typeof errorClass === 'function' || (typeof errorClass === 'object' && errorClass !== null)
+        ? read(errorClass, 'name')
+        : undefined
     // `class MyError extends Error {}` keeps name 'Error'; the class name is the real type.
     const errorType =
-      ownName === 'Error' && constructorName && constructorName !== 'Error'
+      ownName === 'Error' && typeof constructorName === 'string' && constructorName !== ''
         ? constructorName
         : ownName
-    return {
-      errorType,
-      errorMessage: String(error.message),
-      stackTrace: stackLines(error),
-    }
+    return { errorType, errorMessage: errorMessage(error), stackTrace: stackLines(error) }
   }
   if (typeof error === 'object' && error !== null) {
-    const record = error as { errorType?: unknown; errorMessage?: unknown }
-    if (typeof record.errorType === 'string') {
+    const errorType = read(error, 'errorType')
+    if (typeof errorType === 'string' && errorType !== '') {
+      const message = read(error, 'errorMessage')
       return {
-        errorType: record.errorType,
-        errorMessage: typeof record.errorMessage === 'string' ? record.errorMessage : '',
+        errorType,
+        errorMessage: typeof message === 'string' ? message : '',
         stackTrace: [],
       }
     }
@@ -150,9 +242,11 @@ export function toErrorResponse(error: unknown): ErrorResponse {
 }
 
 function stackLines(error: Error): string[] {
-  const stack = error.stack
+  const stack = read(error, 'stack')
   if (typeof stack !== 'string') return []
-  const lines = stack.split('\n')
   // The first line repeats name and message; Lambda's stackTrace holds the frames only.
-  return lines.slice(1).map((line) => line.trim())
+  return stack
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim())
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { get as httpGet, type IncomingMessage } from 'node:http'
 import { connect } from 'node:net'
 import { describe, it, type TestContext } from 'node:test'
 import { Pool } from 'undici'
@@ -243,6 +244,7 @@ describe('GET /runtime/invocation/next', () => {
       succeeded: 0,
       failed: 0,
       timedOut: 0,
+      refusedAnswers: 0,
     })
     await runtime.respond(a.requestId, 'a')
     const c = await runtime.next(thirdPoll)
@@ -982,7 +984,9 @@ describe('invoke()', () => {
 
     // Act / Assess
     await assert.rejects(emulator.invoke({}, { requestId: 'dup' }), EmulatorArgumentError)
-    await assert.rejects(emulator.invoke({}, { requestId: 'a/b' }), EmulatorArgumentError)
+    await assert.rejects(emulator.invoke({}, { requestId: 'a\nb' }), EmulatorArgumentError)
+    await assert.rejects(emulator.invoke({}, { requestId: 'x'.repeat(257) }), EmulatorArgumentError)
+    await assert.rejects(emulator.invoke({}, { deadlineHeader: 'x\ny' }), EmulatorArgumentError)
     await assert.rejects(emulator.invoke({}, { tenantId: 'x\ny' }), EmulatorArgumentError)
     await assert.rejects(emulator.invoke({}, { timeoutMs: 0 }), EmulatorArgumentError)
     await assert.rejects(emulator.invoke({ big: 1n }), EmulatorArgumentError)
@@ -1087,5 +1091,65 @@ describe('under load', () => {
     const stats = emulator.stats()
     assert.equal(stats.succeeded, 1000)
     assert.ok(stats.peakInFlight <= 16, `peak ${stats.peakInFlight}`)
+  })
+})
+
+describe('slow-body fault and answer accounting', () => {
+  it('slow-body on /next hands the invocation out with its headers and never requeues it', async (t) => {
+    // Prepare: a short timeout, so the lost invocation ends soon.
+    const { emulator } = await start(t, { timeoutMs: 100 })
+    emulator.inject({ endpoint: 'next', kind: 'slow-body', ms: 60_000 })
+    const result = emulator.invoke({ n: 1 })
+    const delivered = nextEvent<[{ requestId: string }]>(emulator, 'delivered')
+    // Act: read the headers, then drop the connection before the body.
+    const { promise: headers, resolve } = Promise.withResolvers<IncomingMessage>()
+    const request = httpGet(`${emulator.url}/2018-06-01/runtime/invocation/next`, resolve)
+    request.on('error', () => {})
+    const response = await headers
+    const [{ requestId }] = await delivered
+    request.destroy()
+    const ended = await result
+    // Assess
+    assert.equal(response.statusCode, 200)
+    assert.equal(response.headers['lambda-runtime-aws-request-id'], requestId)
+    assert.equal(ended.status, 'timeout')
+    assert.equal(ended.timedOutBy, 'emulator')
+    assert.equal(emulator.stats().queued, 0)
+    assert.equal(emulator.stats().delivered, 1)
+  })
+
+  it('slow-body sends the body after the headers, and the invocation is served', async (t) => {
+    // Prepare
+    const { emulator, runtime } = await start(t)
+    emulator.inject({ endpoint: 'next', kind: 'slow-body', ms: 50 })
+    const result = emulator.invoke({ n: 2 })
+    // Act
+    const invocation = await runtime.next()
+    await runtime.respond(invocation.requestId, 'ok')
+    // Assess
+    assert.deepEqual(invocation.event, { n: 2 })
+    assert.equal((await result).status, 'success')
+  })
+
+  it('refuses slow-body on any endpoint but next', async (t) => {
+    // Prepare
+    const { emulator } = await start(t)
+    const fault = { endpoint: 'response', kind: 'slow-body', ms: 1 } as unknown as Fault
+    // Act, Assess
+    assert.throws(() => emulator.inject(fault), EmulatorArgumentError)
+  })
+
+  it('counts refused answers: a second answer to one invocation', async (t) => {
+    // Prepare
+    const { emulator, runtime } = await start(t)
+    const result = emulator.invoke({ n: 3 })
+    const invocation = await runtime.next()
+    // Act
+    await runtime.respond(invocation.requestId, 'first')
+    const second = await runtime.respond(invocation.requestId, 'second')
+    // Assess
+    assert.equal(second.status, 400)
+    assert.equal((await result).status, 'success')
+    assert.equal(emulator.stats().refusedAnswers, 1)
   })
 })

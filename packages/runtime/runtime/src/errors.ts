@@ -71,6 +71,33 @@ export class ResponseSizeTooLargeError extends LmiError {
 }
 
 /**
+ * The invocation was still running when the runtime's shutdown budget
+ * (`LMI_SHUTDOWN_TIMEOUT_MS`) ran out: the runtime answers it with this error, aborts its
+ * `signal`, and goes on shutting down. Also the answer to an invocation that reaches the
+ * runtime after the budget is spent; its handler is then not run.
+ *
+ * Reported with `errorType` `Runtime.ShutdownTimeout`.
+ *
+ * @example
+ * ```ts
+ * // LMI_SHUTDOWN_TIMEOUT_MS=1000, SIGTERM, a handler still running 1 s later
+ * // => Runtime.ShutdownTimeout: Invocation still running when the 1000 ms shutdown budget ran out
+ * ```
+ */
+export class ShutdownTimeoutError extends LmiError {
+  readonly budgetMs: number
+
+  constructor(budgetMs: number) {
+    super(
+      `Invocation still running when the ${budgetMs} ms shutdown budget (LMI_SHUTDOWN_TIMEOUT_MS) ran out`,
+      'LMI_SHUTDOWN_TIMEOUT',
+    )
+    this.name = 'Runtime.ShutdownTimeout'
+    this.budgetMs = budgetMs
+  }
+}
+
+/**
  * The handler result could not be serialised to JSON (a cycle, a BigInt).
  *
  * @example

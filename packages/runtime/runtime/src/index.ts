@@ -19,6 +19,7 @@ export {
   ResponseSizeTooLargeError,
   RuntimeApiFatalError,
   SerializationError,
+  ShutdownTimeoutError,
   UncaughtExceptionError,
   UnhandledRejectionError,
 } from './errors.ts'

@@ -279,20 +279,34 @@ export class InvocationState implements Invocation {
       this.#end({ ok: false, error, timedOut: false })
       return promise
     }
-    if (isThenable(result)) {
-      const settled = (outcome: Outcome) => {
-        const late = this.#outcome !== undefined
+    // A hostile result (a `then` getter or method that throws) must still end the invocation:
+    // its throw is the handler's failure, unless `then` already settled it.
+    try {
+      if (isThenable(result)) {
+        let once = false
+        const settled = (outcome: Outcome) => {
+          if (once) return // a thenable may call both callbacks, or one twice
+          once = true
+          const late = this.#outcome !== undefined
+          this.#handlerSettled = true
+          if (late) onLateSettle(this)
+          else this.#end(outcome)
+        }
+        try {
+          result.then(
+            (value) => settled({ ok: true, value }),
+            (error) => settled({ ok: false, error, timedOut: false }),
+          )
+        } catch (error) {
+          settled({ ok: false, error, timedOut: false })
+        }
+      } else {
         this.#handlerSettled = true
-        if (late) onLateSettle(this)
-        else this.#end(outcome)
+        this.#end({ ok: true, value: result })
       }
-      result.then(
-        (value) => settled({ ok: true, value }),
-        (error) => settled({ ok: false, error, timedOut: false }),
-      )
-    } else {
+    } catch (error) {
       this.#handlerSettled = true
-      this.#end({ ok: true, value: result })
+      this.#end({ ok: false, error, timedOut: false })
     }
     return promise
   }
@@ -300,6 +314,19 @@ export class InvocationState implements Invocation {
   /** Ends the invocation with an error that escaped its promise chain. */
   fail(error: unknown): boolean {
     return this.#end({ ok: false, error, timedOut: false })
+  }
+
+  /**
+   * Ends the invocation with `error` and aborts its signal with it, as the deadline would: the
+   * runtime gives up on it (its shutdown budget is spent).
+   */
+  cancel(error: Error): boolean {
+    const ended = this.#end({ ok: false, error, timedOut: false })
+    if (ended) {
+      this.#deadlineReason = error
+      this.#controller?.abort(error)
+    }
+    return ended
   }
 
   /** Ends the invocation at its deadline and aborts its signal. */

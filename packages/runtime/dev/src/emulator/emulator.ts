@@ -30,6 +30,7 @@ import {
   INVOCATION_PREFIX,
   INVOKE_PREFIX,
   INVOKE_SUFFIX,
+  kDropAck,
   LAMBDA_RESPONSE_LIMIT_BYTES,
   LAMBDA_STREAMING_RESPONSE_LIMIT_BYTES,
   newLogStreamName,
@@ -57,9 +58,9 @@ import type {
 // Ended request ids kept to answer InvalidStateTransition rather than InvalidRequestID; bounded so
 // a long benchmark does not grow without end (older ids then read as unknown).
 const ENDED_IDS_KEPT = 65_536
-const REQUEST_ID_PATTERN = /^[\w.:-]{1,256}$/
 const TIMED_OUT_TYPE = 'Sandbox.Timedout'
 const kInvocation = Symbol('lmi.emulator.invocation')
+const kBodyDelay = Symbol('lmi.emulator.bodyDelay')
 
 type Phase = 'queued' | 'delivered' | 'ended'
 
@@ -73,6 +74,8 @@ interface InvocationInit {
   /** JSON text, already made header-safe. */
   readonly identity: string | undefined
   readonly timeoutMs: number
+  /** Replaces `Lambda-Runtime-Deadline-Ms`; `null` omits it, `undefined` sends the real one. */
+  readonly deadlineHeader: string | null | undefined
 }
 
 /** The part of a streamed response received so far. */
@@ -90,6 +93,7 @@ interface Invocation {
   readonly clientContext: string | undefined
   readonly identity: string | undefined
   readonly timeoutMs: number
+  readonly deadlineHeader: string | null | undefined
   readonly queuedAt: number
   /** The RIE caller's response, fed streamed chunks as they arrive. */
   readonly sink: ServerResponse | undefined
@@ -102,12 +106,16 @@ interface Invocation {
   answering: boolean
   /** Event bytes still queued in the `/next` socket, not yet handed to the kernel. */
   unflushed: boolean
+  /** Handed out by a `slow-body` fault's early headers: never requeued. */
+  headersOnly: boolean
   /** Kept on the invocation so a timeout in mid-stream still reports the bytes sent so far. */
   stream: StreamState | undefined
 }
 
 interface DeliveryResponse extends ServerResponse {
   [kInvocation]?: Invocation
+  /** A `slow-body` fault: the event follows the headers after this many ms. */
+  [kBodyDelay]?: number
 }
 
 type Outcome = Omit<InvokeResult, 'requestId' | 'tenantId' | 'queuedAt' | 'deliveredAt' | 'endedAt'>
@@ -143,12 +151,16 @@ function jsonHeaderValue(value: unknown, name: string): string {
 }
 
 function checkRequestId(value: unknown): string {
-  if (typeof value !== 'string' || !REQUEST_ID_PATTERN.test(value)) {
-    throw new EmulatorArgumentError(
-      `requestId must be 1-256 characters from [A-Za-z0-9_.:-], got ${String(value)}`,
-    )
+  const requestId = checkHeaderValue(value, 'requestId')
+  if (requestId.length > 256) {
+    throw new EmulatorArgumentError(`requestId must be 1-256 characters, got ${requestId.length}`)
   }
-  return value
+  return requestId
+}
+
+function checkDeadlineHeader(value: unknown): string | null | undefined {
+  if (value === undefined || value === null || value === '') return value
+  return checkHeaderValue(value, 'deadlineHeader')
 }
 
 function tooLargeError(size: number, limit: number): InvocationError {
@@ -160,6 +172,15 @@ function tooLargeError(size: number, limit: number): InvocationError {
 
 function isTimedOut(error: InvocationError, typeHeader: string | undefined): boolean {
   return error.errorType === TIMED_OUT_TYPE || typeHeader === TIMED_OUT_TYPE
+}
+
+function decodeSegment(segment: string): string | undefined {
+  if (!segment.includes('%')) return segment
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return undefined
+  }
 }
 
 function sendStateError(res: ServerResponse, requestId: string): void {
@@ -197,6 +218,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
   #succeeded = 0
   #failed = 0
   #timedOut = 0
+  #refusedAnswers = 0
 
   static async start(options: ResolvedOptions): Promise<RuntimeApiEmulator> {
     const emulator = new RuntimeApiEmulator(options)
@@ -269,6 +291,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
       succeeded: this.#succeeded,
       failed: this.#failed,
       timedOut: this.#timedOut,
+      refusedAnswers: this.#refusedAnswers,
     }
   }
 
@@ -370,10 +393,16 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
         }
       } else if (rest.startsWith(INVOCATION_PREFIX)) {
         const slash = rest.lastIndexOf('/')
-        const requestId = rest.slice(INVOCATION_PREFIX.length, slash)
+        const encodedId = rest.slice(INVOCATION_PREFIX.length, slash)
         const action = rest.slice(slash + 1)
-        if (method === 'POST' && requestId !== '' && !requestId.includes('/')) {
+        if (method === 'POST' && encodedId !== '' && !encodedId.includes('/')) {
           if (action === 'response' || action === 'error') {
+            // The id is one path segment, percent-encoded by the runtime: `a%2Fb` is `a/b`.
+            const requestId = decodeSegment(encodedId)
+            if (requestId === undefined) {
+              sendError(res, 400, 'InvalidRequestID', `Malformed request ID: ${encodedId}`)
+              return
+            }
             this.#enter(action, req, res, requestId)
             return
           }
@@ -418,6 +447,10 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
       case 'drop':
         req.socket.destroy()
         return
+      case 'drop-ack':
+        ;(res as ServerResponse & { [kDropAck]?: boolean })[kDropAck] = true
+        this.#handle(endpoint, req, res, requestId)
+        return
       case 'delay': {
         const timer = setTimeout(() => {
           this.#faultTimers.delete(timer)
@@ -426,6 +459,10 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
         this.#faultTimers.add(timer)
         return
       }
+      case 'slow-body':
+        ;(res as DeliveryResponse)[kBodyDelay] = fault.ms
+        this.#handle(endpoint, req, res, requestId)
+        return
     }
   }
 
@@ -498,10 +535,11 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
       'Content-Type': 'application/json',
       'Content-Length': invocation.event.length,
       'Lambda-Runtime-Aws-Request-Id': invocation.requestId,
-      'Lambda-Runtime-Deadline-Ms': deadlineMs,
+      'Lambda-Runtime-Deadline-Ms': invocation.deadlineHeader ?? deadlineMs,
       'Lambda-Runtime-Invoked-Function-Arn': this.functionArn,
       'Lambda-Runtime-Trace-Id': invocation.traceId,
     }
+    if (invocation.deadlineHeader === null) delete headers['Lambda-Runtime-Deadline-Ms']
     if (invocation.clientContext !== undefined) {
       headers['Lambda-Runtime-Client-Context'] = invocation.clientContext
     }
@@ -512,7 +550,19 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
       headers['Lambda-Runtime-Aws-Tenant-Id'] = invocation.tenantId
     }
     res.writeHead(200, headers)
-    res.end(invocation.event)
+    const bodyDelay = (res as DeliveryResponse)[kBodyDelay]
+    if (bodyDelay !== undefined) {
+      // Handed out with its headers: the runtime knows the request id, so it is never requeued.
+      invocation.headersOnly = true
+      res.flushHeaders()
+      const timer = setTimeout(() => {
+        this.#faultTimers.delete(timer)
+        if (!isGone(res)) res.end(invocation.event)
+      }, bodyDelay)
+      this.#faultTimers.add(timer)
+    } else {
+      res.end(invocation.event)
+    }
     // Node 22 marks the response finished once the bytes are queued on the socket; an event
     // too large for the socket buffers is only out once the socket drains.
     const socket = res.socket
@@ -544,7 +594,8 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
       invocation !== undefined &&
       (!res.writableFinished || invocation.unflushed) &&
       invocation.phase === 'delivered' &&
-      !invocation.answering
+      !invocation.answering &&
+      !invocation.headersOnly
     ) {
       this.#requeue(invocation)
     }
@@ -573,9 +624,11 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
     const invocation = this.#live.get(requestId)
     if (invocation?.phase === 'delivered') {
       if (!invocation.answering) return invocation
+      this.#refusedAnswers += 1
       sendStateError(res, requestId)
       return undefined
     }
+    this.#refusedAnswers += 1
     if (invocation === undefined && this.#ended.has(requestId)) {
       sendStateError(res, requestId)
       return undefined
@@ -767,7 +820,8 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
   // ---- invocations -------------------------------------------------------------------------
 
   #initFromOptions(options: InvokeOptions | undefined): InvocationInit {
-    const { requestId, tenantId, traceId, clientContext, identity, timeoutMs } = options ?? {}
+    const { requestId, tenantId, traceId, clientContext, identity, timeoutMs, deadlineHeader } =
+      options ?? {}
     return {
       requestId: requestId === undefined ? undefined : checkRequestId(requestId),
       tenantId: tenantId === undefined ? undefined : checkHeaderValue(tenantId, 'tenantId'),
@@ -777,6 +831,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
       identity: identity === undefined ? undefined : jsonHeaderValue(identity, 'identity'),
       timeoutMs:
         timeoutMs === undefined ? this.#options.timeoutMs : checkTimeoutMs(timeoutMs, 'timeoutMs'),
+      deadlineHeader: checkDeadlineHeader(deadlineHeader),
     }
   }
 
@@ -800,6 +855,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
       clientContext: init.clientContext,
       identity: init.identity,
       timeoutMs: init.timeoutMs,
+      deadlineHeader: init.deadlineHeader,
       queuedAt: performance.now(),
       sink,
       resolve,
@@ -809,6 +865,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
       timer: undefined,
       answering: false,
       unflushed: false,
+      headersOnly: false,
       stream: undefined,
     }
     if (this.#initError !== undefined) {
@@ -951,6 +1008,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
       clientContext: clientContextJson,
       identity: undefined,
       timeoutMs: this.#options.timeoutMs,
+      deadlineHeader: undefined,
     }
   }
 

@@ -13,6 +13,12 @@ interface PendingFault {
   remaining: number
 }
 
+function checkMs(ms: number): void {
+  if (!Number.isInteger(ms) || ms < 0 || ms > 2 ** 31 - 1) {
+    throw new EmulatorArgumentError(`fault ms must be a non-negative integer, got ${ms}`)
+  }
+}
+
 function checkFault(fault: Fault): Fault {
   if (typeof fault !== 'object' || fault === null) {
     throw new EmulatorArgumentError('a fault must be an object')
@@ -33,11 +39,19 @@ function checkFault(fault: Fault): Fault {
       }
       return { ...fault }
     case 'drop':
+    case 'drop-ack':
       return { ...fault }
     case 'delay':
-      if (!Number.isInteger(fault.ms) || fault.ms < 0 || fault.ms > 2 ** 31 - 1) {
-        throw new EmulatorArgumentError(`fault ms must be a non-negative integer, got ${fault.ms}`)
+      checkMs(fault.ms)
+      return { ...fault }
+    case 'slow-body':
+      // Typed for 'next' only, but a JavaScript caller may pass any endpoint.
+      if ((fault.endpoint as FaultEndpoint) !== 'next') {
+        throw new EmulatorArgumentError(
+          `fault slow-body applies to the next endpoint only, got ${fault.endpoint}`,
+        )
       }
+      checkMs(fault.ms)
       return { ...fault }
     default:
       throw new EmulatorArgumentError(

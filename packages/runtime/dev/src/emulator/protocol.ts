@@ -146,8 +146,15 @@ export function sendError(
   sendJson(res, status, { errorType, errorMessage })
 }
 
+/** Marks a response whose 202 must be replaced by a cut connection (the `drop-ack` fault). */
+export const kDropAck = Symbol('lmi.emulator.dropAck')
+
 export function sendAccepted(res: ServerResponse): void {
   if (res.headersSent || res.destroyed) return
+  if ((res as ServerResponse & { [kDropAck]?: boolean })[kDropAck] === true) {
+    res.socket?.destroy()
+    return
+  }
   res.writeHead(202, { 'Content-Type': JSON_TYPE, 'Content-Length': ACCEPTED.length })
   res.end(ACCEPTED)
 }

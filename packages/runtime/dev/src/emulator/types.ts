@@ -52,8 +52,18 @@ export interface InvokeOptions {
   identity?: unknown
   /** Overrides the emulator's `timeoutMs` for this invocation. */
   timeoutMs?: number
-  /** Request id to use instead of a random UUID; must not belong to an invocation still running. */
+  /**
+   * Request id to use instead of a random UUID; must not belong to an invocation still running.
+   * Any header-safe text of 1-256 characters, spaces and `/` included: a runtime must
+   * percent-encode it in the `/response` and `/error` paths, and the emulator decodes it.
+   */
   requestId?: string
+  /**
+   * Sent instead of the real `Lambda-Runtime-Deadline-Ms`: a string as is (`''` sends an empty
+   * header), `null` omits the header. For testing how a runtime handles a malformed deadline;
+   * the emulator still times the invocation out after `timeoutMs`.
+   */
+  deadlineHeader?: string | null
 }
 
 /**
@@ -130,6 +140,12 @@ export interface EmulatorStats {
   succeeded: number
   failed: number
   timedOut: number
+  /**
+   * `/response` or `/error` posts refused (400): a second answer to an invocation, an answer
+   * to one already ended or never handed out. 0 with every delivered invocation ended by the
+   * runtime (`timedOutBy` not `'emulator'`) means each got exactly one answer.
+   */
+  refusedAnswers: number
 }
 
 /**
@@ -180,7 +196,14 @@ export type FaultEndpoint = 'next' | 'response' | 'error' | 'init-error'
  * A fault for the next request(s) to one endpoint, consumed in order, `times` (default 1) each:
  * - `status`: answer that status with a JSON body and change nothing (`/next` delivers nothing);
  * - `drop`: destroy the socket without answering (`/next` has delivered nothing, nothing is lost);
- * - `delay`: handle the request as usual after `ms`.
+ * - `delay`: handle the request as usual after `ms`;
+ * - `drop-ack`: handle the request in full (the answer is recorded), then destroy the socket
+ *   instead of sending the 202: the runtime cannot tell its answer arrived, as when a
+ *   connection fails after the Runtime API has read the request;
+ * - `slow-body` (`/next` only): send the headers of the invocation the poll gets at once and
+ *   its body `ms` later. The invocation is handed out with its headers (`'delivered'` fires
+ *   then): a runtime that drops the connection before the body has lost it, and the emulator
+ *   times it out rather than handing it out again.
  *
  * @example
  * ```ts
@@ -192,6 +215,8 @@ export type Fault =
   | { endpoint: FaultEndpoint; kind: 'status'; status: number; times?: number }
   | { endpoint: FaultEndpoint; kind: 'drop'; times?: number }
   | { endpoint: FaultEndpoint; kind: 'delay'; ms: number; times?: number }
+  | { endpoint: FaultEndpoint; kind: 'drop-ack'; times?: number }
+  | { endpoint: 'next'; kind: 'slow-body'; ms: number; times?: number }
 
 /**
  * A local Lambda Runtime API (`/2018-06-01`) plus the RIE-compatible invoke endpoint

@@ -20,11 +20,38 @@ const API_PREFIX = '/2018-06-01/runtime'
 const NEXT_PATH = `${API_PREFIX}/invocation/next`
 const JSON_CONTENT_TYPE = 'application/json'
 
+/**
+ * The path of an invocation's `response` or `error` endpoint. The request id is
+ * percent-encoded: it is whatever the Runtime API sent, and a space or a `/` in it would
+ * otherwise make an invalid request or another path.
+ *
+ * @example
+ * ```ts
+ * invocationPath('a b/c', 'response') // '/2018-06-01/runtime/invocation/a%20b%2Fc/response'
+ * ```
+ */
+export function invocationPath(requestId: string, action: 'response' | 'error'): string {
+  return `${API_PREFIX}/invocation/${encodeURIComponent(requestId)}/${action}`
+}
+
 interface RawResponse {
   statusCode: number
   headers: Record<string, string | string[] | undefined>
   body: Buffer
 }
+
+/**
+ * What `postResponse`/`postError` resolve with when a retry was refused because an earlier
+ * attempt had already delivered the answer (its acknowledgement was lost with the connection).
+ * HTTP 208 "Already Reported", which the Runtime API never sends itself: a success, not a
+ * refusal.
+ *
+ * @example
+ * ```ts
+ * if ((await api.postResponse(requestId, body)) === ALREADY_DELIVERED) log('delivered before the retry')
+ * ```
+ */
+export const ALREADY_DELIVERED = 208
 
 /** Backoff for `/next` failures: 10 ms doubling to 1 s. */
 export interface RetryPolicy {
@@ -83,6 +110,24 @@ class CollectHandler implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     this.#reject(error)
   }
+}
+
+/**
+ * An error type fit for a header: any name a handler gave its error may hold a newline or a
+ * control character, which undici refuses to send (the answer would be lost). Those, and
+ * `%` itself, are percent-encoded, as AWS's runtime does for DEL; the body keeps the name as is.
+ */
+export function headerSafe(value: string): string {
+  return value.replace(/[^\t\x20-\x24\x26-\x7e]/gu, percentEncode)
+}
+
+function percentEncode(char: string): string {
+  // Through UTF-8 bytes rather than encodeURIComponent, which throws on a lone surrogate.
+  let encoded = ''
+  for (const byte of Buffer.from(char, 'utf8')) {
+    encoded += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
+  }
+  return encoded
 }
 
 function header(headers: RawResponse['headers'], name: string): string | undefined {
@@ -181,28 +226,24 @@ export class RuntimeApiClient {
 
   /** Posts a buffered response. The caller has already checked the 6 MB limit. */
   postResponse(requestId: string, body: Buffer, contentType = JSON_CONTENT_TYPE): Promise<number> {
-    return this.#post(`${API_PREFIX}/invocation/${requestId}/response`, body, {
+    return this.#post(invocationPath(requestId, 'response'), body, {
       'content-type': contentType,
     })
   }
 
   /** Posts a function error with the error-type header. */
   postError(requestId: string, error: ErrorResponse): Promise<number> {
-    return this.#post(
-      `${API_PREFIX}/invocation/${requestId}/error`,
-      Buffer.from(JSON.stringify(error)),
-      {
-        'content-type': JSON_CONTENT_TYPE,
-        'lambda-runtime-function-error-type': error.errorType,
-      },
-    )
+    return this.#post(invocationPath(requestId, 'error'), Buffer.from(JSON.stringify(error)), {
+      'content-type': JSON_CONTENT_TYPE,
+      'lambda-runtime-function-error-type': headerSafe(error.errorType),
+    })
   }
 
   /** Posts an initialisation failure. */
   postInitError(error: ErrorResponse): Promise<number> {
     return this.#post(`${API_PREFIX}/init/error`, Buffer.from(JSON.stringify(error)), {
       'content-type': JSON_CONTENT_TYPE,
-      'lambda-runtime-function-error-type': error.errorType,
+      'lambda-runtime-function-error-type': headerSafe(error.errorType),
     })
   }
 
@@ -210,19 +251,26 @@ export class RuntimeApiClient {
    * POSTs with up to three attempts on network failures (the answer was lost, not refused).
    * Resolves with the status code; a 500 rejects with `RuntimeApiFatalError`, since Lambda
    * then expects the runtime to exit.
+   *
+   * A retry refused with 400 or 403 resolves with {@link ALREADY_DELIVERED}: an attempt fails
+   * on the network only after the connection broke, and when it broke after the Runtime API
+   * had read the request, the answer was delivered and the retry is refused as a second
+   * answer to the same invocation.
    */
   async #post(path: string, body: Buffer, headers: Record<string, string>): Promise<number> {
     let delay = this.#retry.initialDelayMs
     for (let attempt = 1; ; attempt++) {
       try {
         const response = await this.#dispatch({ method: 'POST', path, body, headers })
-        if (response.statusCode >= 500) {
+        const status = response.statusCode
+        if (status >= 500) {
           throw new RuntimeApiFatalError(
-            `POST ${path} answered ${response.statusCode}: ${response.body.toString('utf8', 0, 200)}`,
-            response.statusCode,
+            `POST ${path} answered ${status}: ${response.body.toString('utf8', 0, 200)}`,
+            status,
           )
         }
-        return response.statusCode
+        if (attempt > 1 && (status === 400 || status === 403)) return ALREADY_DELIVERED
+        return status
       } catch (error) {
         if (error instanceof RuntimeApiFatalError || attempt >= 3 || this.#closed) throw error
       }
@@ -239,16 +287,35 @@ export class RuntimeApiClient {
   }
 }
 
+/**
+ * Lambda's longest function timeout (15 min): the deadline assumed when the Runtime API sends
+ * none the runtime can use, so the runtime never times out an invocation the platform would
+ * still let run. The platform's own timeout applies whatever the runtime assumes.
+ */
+export const MAX_FUNCTION_TIMEOUT_MS = 15 * 60 * 1000
+
+/**
+ * `Lambda-Runtime-Deadline-Ms` as epoch milliseconds. Only digits make a deadline: `Number()`
+ * reads an empty header as 0 and `' 12 '` or `'1e3'` as numbers, and a deadline of 0 would time
+ * the invocation out at once. A missing, empty or malformed value counts as absent.
+ */
+export function parseDeadline(value: string | undefined, now = Date.now()): number {
+  if (value !== undefined && /^[0-9]{1,16}$/.test(value)) {
+    const deadline = Number(value)
+    if (deadline > 0) return deadline
+  }
+  return now + MAX_FUNCTION_TIMEOUT_MS
+}
+
 function decodeNext(response: RawResponse): NextInvocation {
   const headers = response.headers
   const requestId = header(headers, 'lambda-runtime-aws-request-id')
   if (requestId === undefined || requestId === '') {
     throw new Error('GET /runtime/invocation/next answered without Lambda-Runtime-Aws-Request-Id')
   }
-  const deadline = Number(header(headers, 'lambda-runtime-deadline-ms'))
   return {
     requestId,
-    deadlineMs: Number.isFinite(deadline) ? deadline : Date.now() + 3000,
+    deadlineMs: parseDeadline(header(headers, 'lambda-runtime-deadline-ms')),
     invokedFunctionArn: header(headers, 'lambda-runtime-invoked-function-arn') ?? '',
     traceId: header(headers, 'lambda-runtime-trace-id'),
     clientContext: header(headers, 'lambda-runtime-client-context'),

@@ -1,6 +1,6 @@
 import { format } from 'node:util'
-import { InvalidConfigurationError } from '@lmi/core'
-import { invocationStorage } from '@lmi/core/internal'
+import { InvalidConfigurationError, toErrorResponse } from '@lmi/core'
+import { describe, invocationStorage } from '@lmi/core/internal'
 
 /**
  * Lambda's log levels, lowest first (`AWS_LAMBDA_LOG_LEVEL`).
@@ -136,19 +136,14 @@ export class RuntimeLog {
     const bind = (level: LogLevel) =>
       function lambdaConsole(this: RuntimeLog, ...args: unknown[]) {
         if (levelRank[level] < this.#minRank) return
-        if (args.length === 1 && args[0] instanceof Error) {
-          const error = args[0]
-          this.log(level, format(error), {
-            errorType: error.name,
-            errorMessage: error.message,
-            stackTrace: (error.stack ?? '')
-              .split('\n')
-              .slice(1)
-              .map((line) => line.trim()),
-          })
+        // A handler's log call must not throw, whatever it logs: an error whose getters throw
+        // or a proxy whose traps do would otherwise fail the invocation from its own catch block.
+        if (args.length === 1 && isError(args[0])) {
+          const { errorType, errorMessage, stackTrace } = toErrorResponse(args[0])
+          this.log(level, formatSafely(args), { errorType, errorMessage, stackTrace })
           return
         }
-        this.log(level, format(...args))
+        this.log(level, formatSafely(args))
       }.bind(this)
     target.log = bind('INFO')
     target.info = bind('INFO')
@@ -156,6 +151,23 @@ export class RuntimeLog {
     target.error = bind('ERROR')
     target.debug = bind('DEBUG')
     target.trace = bind('TRACE')
+  }
+}
+
+function isError(value: unknown): value is Error {
+  try {
+    return value instanceof Error
+  } catch {
+    return false // a proxy whose getPrototypeOf trap throws, or a revoked one
+  }
+}
+
+/** `util.format`, or each argument described on its own when formatting throws. */
+function formatSafely(args: unknown[]): string {
+  try {
+    return format(...args)
+  } catch {
+    return args.map((arg) => describe(arg)).join(' ')
   }
 }
 

@@ -11,11 +11,12 @@ import {
   rawSetTimeout,
   runShutdownHooks,
 } from '@lmi/core/internal'
-import { RESPONSE_LIMIT_BYTES, RuntimeApiClient } from '../client/runtime-api.ts'
+import { ALREADY_DELIVERED, RESPONSE_LIMIT_BYTES, RuntimeApiClient } from '../client/runtime-api.ts'
 import {
   ResponseSizeTooLargeError,
   RuntimeApiFatalError,
   SerializationError,
+  ShutdownTimeoutError,
   UncaughtExceptionError,
   UnhandledRejectionError,
 } from '../errors.ts'
@@ -39,7 +40,10 @@ export interface RuntimeOptions {
   concurrency: number
   functionInfo: FunctionInfo
   log: RuntimeLog
-  /** How long SIGTERM waits for in-flight invocations before shutdown hooks run. Default 10 s. */
+  /**
+   * The shutdown budget: how long a stop waits for in-flight invocations. Those still running
+   * then are answered with {@link ShutdownTimeoutError}. Default 10 s.
+   */
   shutdownTimeoutMs?: number
   /**
    * Called when the runtime must end the process at once: after a 500 from the Runtime API,
@@ -79,9 +83,36 @@ export interface RuntimeStats {
 interface Slot {
   client: RuntimeApiClient
   loop: Promise<void>
+  /** Between an invocation's arrival and its answer. */
+  busy: boolean
 }
 
 const STOP = new LmiError('The runtime is stopping', 'LMI_STOPPING')
+
+/**
+ * After the shutdown budget, how long the answers to the invocations it cut short (and to any
+ * whose `/next` answer was still arriving) may take to post before connections close.
+ */
+export const SHUTDOWN_ANSWER_MARGIN_MS = 1000
+/** How long the shutdown hooks may run, together, before the runtime exits without them. */
+export const SHUTDOWN_HOOKS_TIMEOUT_MS = 1000
+
+/** Resolves true if `promise` settles within `ms`, false otherwise; never rejects. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<false>((resolve) => {
+    timer = rawSetTimeout(resolve, ms, false)
+  })
+  const settled = promise.then(
+    () => true,
+    () => true,
+  )
+  try {
+    return await Promise.race([settled, timedOut])
+  } finally {
+    rawClearTimeout(timer)
+  }
+}
 
 /**
  * The concurrent Runtime Interface Client: `concurrency` slots, each looping
@@ -118,6 +149,12 @@ export class Runtime {
   readonly #inFlight = new Set<InvocationState>()
   #streamAgent: Agent | undefined
   #stopping: Promise<void> | undefined
+  /** Resolves once {@link stop} has finished, even if a slot loop is still stuck. */
+  readonly #stopped = Promise.withResolvers<void>()
+  /** Set once the shutdown budget is spent: the answer to anything still running or arriving. */
+  #budgetSpent: ShutdownTimeoutError | undefined
+  /** While stopping: re-checks whether every slot is idle, each time one stops being busy. */
+  #quietCheck: (() => void) | undefined
   #started = false
   #exitCode = 0
   readonly #onUncaught = (error: unknown) => this.#contain(error, 'exception')
@@ -150,17 +187,21 @@ export class Runtime {
     }
     for (let index = 0; index < this.#options.concurrency; index++) {
       const client = new RuntimeApiClient(this.#options.runtimeApi)
-      const slot: Slot = { client, loop: Promise.resolve() }
+      const slot: Slot = { client, loop: Promise.resolve(), busy: false }
       slot.loop = this.#runSlot(slot)
       this.#slots.push(slot)
     }
-    await Promise.all(this.#slots.map((slot) => slot.loop))
+    // The slot loops end once stopped; a loop stuck past the shutdown's bounds must not keep
+    // the process alive, so the end of stop() ends start() too.
+    await Promise.race([Promise.all(this.#slots.map((slot) => slot.loop)), this.#stopped.promise])
     await this.#stopping
   }
 
   /**
-   * Stops polling, lets in-flight invocations finish (up to `shutdownTimeoutMs`), runs the
-   * shutdown hooks and releases connections. Idempotent.
+   * Stops polling, lets in-flight invocations finish (up to `shutdownTimeoutMs`, the budget),
+   * answers those still running with {@link ShutdownTimeoutError} (posting for up to
+   * {@link SHUTDOWN_ANSWER_MARGIN_MS}), runs the shutdown hooks (for up to
+   * {@link SHUTDOWN_HOOKS_TIMEOUT_MS}) and releases connections. Idempotent.
    */
   stop(): Promise<void> {
     this.#stopping ??= this.#shutdown()
@@ -168,30 +209,77 @@ export class Runtime {
   }
 
   async #shutdown(): Promise<void> {
-    await Promise.all(this.#slots.map((slot) => slot.client.stopPolling(STOP)))
-    const timeoutMs = this.#options.shutdownTimeoutMs ?? 10_000
-    const drained = Promise.all(this.#slots.map((slot) => slot.loop)).then(() => true)
-    let timer: NodeJS.Timeout | undefined
-    const timedOut = new Promise<false>((resolve) => {
-      timer = rawSetTimeout(resolve, timeoutMs, false)
-    })
-    const clean = await Promise.race([drained, timedOut])
-    rawClearTimeout(timer)
-    if (!clean) {
-      this.#log.log('WARN', 'Shutdown deadline reached with invocations still running', {
-        code: 'LMI_SHUTDOWN_TIMEOUT',
-        requestIds: [...this.#inFlight].map((invocation) => invocation.requestId),
+    try {
+      await this.#drain()
+      const hooks = runShutdownHooks((error) => {
+        this.#log.log('ERROR', `Shutdown hook failed: ${describe(error)}`, {
+          code: 'LMI_SHUTDOWN_HOOK',
+        })
       })
+      if (!(await settlesWithin(hooks, SHUTDOWN_HOOKS_TIMEOUT_MS))) {
+        this.#log.log(
+          'WARN',
+          `Shutdown hooks still running after ${SHUTDOWN_HOOKS_TIMEOUT_MS} ms: exiting without them`,
+          { code: 'LMI_SHUTDOWN_HOOKS_TIMEOUT' },
+        )
+      }
+      await Promise.all(this.#slots.map((slot) => slot.client.close()))
+      this.#streamAgent?.destroy()
+      process.off('uncaughtException', this.#onUncaught)
+      process.off('unhandledRejection', this.#onUnhandled)
+    } finally {
+      this.#stopped.resolve()
     }
-    await runShutdownHooks((error) => {
-      this.#log.log('ERROR', `Shutdown hook failed: ${describe(error)}`, {
-        code: 'LMI_SHUTDOWN_HOOK',
-      })
+  }
+
+  /**
+   * Waits for the slot loops up to the budget; then answers every invocation still running
+   * with the budget's error and gives those answers (and any invocation whose `/next` answer
+   * is still arriving, answered the same way on arrival) a bounded margin to be posted.
+   */
+  async #drain(): Promise<void> {
+    const budgetMs = this.#options.shutdownTimeoutMs ?? 10_000
+    const loops = Promise.all(this.#slots.map((slot) => slot.loop))
+    const stopPolling = () => Promise.all(this.#slots.map((slot) => slot.client.stopPolling(STOP)))
+    // Polls already sent are aborted only once no invocation is running: until then an
+    // invocation the Runtime API hands out on one is served like any other. Aborting at once
+    // would race the API's answer — one already on the wire when the poll is aborted is lost.
+    const drained = this.#quiet()
+      .then(stopPolling)
+      .then(() => loops)
+    if (await settlesWithin(drained, budgetMs)) return
+    const error = new ShutdownTimeoutError(budgetMs)
+    this.#budgetSpent = error
+    const running = [...this.#inFlight]
+    this.#log.log('WARN', 'Shutdown budget spent with invocations still running: failing them', {
+      code: 'LMI_SHUTDOWN_TIMEOUT',
+      budgetMs,
+      requestIds: running.map((invocation) => invocation.requestId),
     })
-    await Promise.all(this.#slots.map((slot) => slot.client.close()))
-    this.#streamAgent?.destroy()
-    process.off('uncaughtException', this.#onUncaught)
-    process.off('unhandledRejection', this.#onUnhandled)
+    for (const invocation of running) invocation.cancel(error)
+    this.#quietCheck = undefined
+    await stopPolling()
+    if (await settlesWithin(loops, SHUTDOWN_ANSWER_MARGIN_MS)) return
+    this.#log.log(
+      'WARN',
+      `Answers still being posted ${SHUTDOWN_ANSWER_MARGIN_MS} ms after the shutdown budget: closing connections`,
+      {
+        code: 'LMI_SHUTDOWN_ANSWERS_TIMEOUT',
+        requestIds: [...this.#inFlight].map((invocation) => invocation.requestId),
+      },
+    )
+  }
+
+  /** Resolves once no slot is running an invocation (each is polling or has ended). */
+  #quiet(): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>()
+    this.#quietCheck = () => {
+      if (this.#slots.some((slot) => slot.busy)) return
+      this.#quietCheck = undefined
+      resolve()
+    }
+    this.#quietCheck()
+    return promise
   }
 
   async #runSlot(slot: Slot): Promise<void> {
@@ -205,13 +293,21 @@ export class Runtime {
       }
     }
     for (;;) {
+      // Stopping: no new poll. One already sent stays open until the drain is quiet.
+      if (this.#stopping !== undefined) return
       let next: NextInvocation
       try {
         next = await slot.client.next(onRetry)
       } catch {
         return // stopPolling() or close(): the only ways next() rejects.
       }
-      await this.#invoke(slot.client, next)
+      slot.busy = true
+      try {
+        await this.#invoke(slot.client, next)
+      } finally {
+        slot.busy = false
+        this.#quietCheck?.()
+      }
     }
   }
 
@@ -232,14 +328,20 @@ export class Runtime {
       else process.env._X_AMZN_TRACE_ID = next.traceId
     }
     try {
-      let outcome: Outcome
+      let outcome: Outcome | undefined
       let event: unknown
       try {
         event = JSON.parse(next.body.toString('utf8'))
       } catch (error) {
         outcome = { ok: false, error, timedOut: false }
       }
-      if (this.#handler.streaming) stream = this.#createStream(next.requestId)
+      // Arrived after the shutdown budget: answered at once, the handler not run.
+      if (this.#budgetSpent !== undefined) {
+        outcome ??= { ok: false, error: this.#budgetSpent, timedOut: false }
+      }
+      if (outcome === undefined && this.#handler.streaming) {
+        stream = this.#createStream(next.requestId)
+      }
       outcome ??= await invocation.run(this.#call(event, invocation, stream), this.#onLateSettle)
       if (outcome.ok) stats.succeeded++
       else if (outcome.timedOut) stats.timedOut++
@@ -341,6 +443,15 @@ export class Runtime {
   }
 
   #checkStatus(requestId: string, status: number): void {
+    if (status === ALREADY_DELIVERED) {
+      // Not a failure: the first attempt arrived, only its acknowledgement was lost.
+      this.#log.log(
+        'INFO',
+        `The answer for ${requestId} had already been delivered: a retry after a lost acknowledgement was refused as a duplicate`,
+        { code: 'LMI_ANSWER_DUPLICATE', requestId },
+      )
+      return
+    }
     if (status >= 200 && status < 300) return
     this.#log.log('WARN', `The Runtime API refused the answer for ${requestId} (${status})`, {
       code: 'LMI_ANSWER_REFUSED',
@@ -370,30 +481,50 @@ export class Runtime {
    * `uncaughtException` / `unhandledRejection`: the AsyncLocalStorage context current when
    * Node reports the fault is the one of the code that threw (or created the promise), so
    * the fault belongs to that invocation.
+   *
+   * It must never throw, whatever the value: a throwing `uncaughtException` listener ends the
+   * process (exit 7) and a throwing `unhandledRejection` listener turns one invocation's fault
+   * into an unattributable one. `describe()` and `toErrorResponse()` read any value safely; the
+   * `catch` is the last line should anything on the way throw all the same.
    */
   #contain(error: unknown, kind: 'exception' | 'rejection'): void {
     const invocation = invocationStorage.getStore()
-    if (invocation !== undefined && !invocation.ended) {
-      const wrapped =
-        kind === 'exception'
-          ? new UncaughtExceptionError(error)
-          : new UnhandledRejectionError(error)
-      if (invocation.fail(wrapped)) return
+    try {
+      if (invocation !== undefined && !invocation.ended) {
+        const wrapped =
+          kind === 'exception'
+            ? new UncaughtExceptionError(error)
+            : new UnhandledRejectionError(error)
+        if (invocation.fail(wrapped)) return
+      }
+      if (invocation !== undefined) {
+        // Its invocation was already answered: nobody else is affected, so keep serving.
+        invocationStorage.run(invocation, () =>
+          this.#log.log('WARN', `Fault after the invocation ended: ${describe(error)}`, {
+            code: 'LMI_FAULT_AFTER_END',
+            kind,
+          }),
+        )
+        return
+      }
+      this.#log.log('FATAL', `Unattributable ${kind}, draining and exiting: ${describe(error)}`, {
+        code: 'LMI_UNATTRIBUTABLE_FAULT',
+        ...toErrorResponse(error),
+      })
+    } catch {
+      // Nothing of the value is read again: the invocation still fails, with a fixed message.
+      if (invocation !== undefined) {
+        if (!invocation.ended) {
+          const cause = 'a value that could not be described'
+          invocation.fail(
+            kind === 'exception'
+              ? new UncaughtExceptionError(cause)
+              : new UnhandledRejectionError(cause),
+          )
+        }
+        return
+      }
     }
-    if (invocation !== undefined) {
-      // Its invocation was already answered: nobody else is affected, so keep serving.
-      invocationStorage.run(invocation, () =>
-        this.#log.log('WARN', `Fault after the invocation ended: ${describe(error)}`, {
-          code: 'LMI_FAULT_AFTER_END',
-          kind,
-        }),
-      )
-      return
-    }
-    this.#log.log('FATAL', `Unattributable ${kind}, draining and exiting: ${describe(error)}`, {
-      code: 'LMI_UNATTRIBUTABLE_FAULT',
-      ...toErrorResponse(error),
-    })
     this.#exitCode = 1
     void this.stop()
   }

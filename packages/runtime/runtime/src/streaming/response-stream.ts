@@ -2,6 +2,7 @@ import { type Agent, type ClientRequest, type IncomingMessage, request } from 'n
 import { Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { ErrorResponse } from '@lmi/core'
+import { headerSafe, invocationPath } from '../client/runtime-api.ts'
 import { RuntimeApiFatalError } from '../errors.ts'
 
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream'
@@ -37,7 +38,7 @@ export class ResponseStream extends Writable {
     const colon = runtimeApi.lastIndexOf(':')
     this.#host = runtimeApi.slice(0, colon)
     this.#port = Number(runtimeApi.slice(colon + 1))
-    this.#path = `/2018-06-01/runtime/invocation/${requestId}/response`
+    this.#path = invocationPath(requestId, 'response')
     this.#agent = agent
   }
 
@@ -112,7 +113,7 @@ export class ResponseStream extends Writable {
     if (req === undefined) return false
     if (!req.writableEnded) {
       req.addTrailers({
-        [ERROR_TYPE_TRAILER]: error.errorType,
+        [ERROR_TYPE_TRAILER]: headerSafe(error.errorType),
         [ERROR_BODY_TRAILER]: Buffer.from(JSON.stringify(error)).toString('base64'),
       })
       req.end()
