@@ -76,11 +76,12 @@ describe('a handler bundle with its own copy of @lmi/core, on lmi runtime', () =
         body.tenantId,
         ['acme', 'globex', 'initech', 'umbrella', 'acme', 'globex'][index],
       )
-      // console.log goes through the runtime's log, which reads the runtime's invocation.
-      const line = runtime.logs.find(
+      // console.log goes through the runtime's log, which reads the runtime's invocation. The
+      // line comes on stdout, the answer over HTTP: wait for the line, which may come second.
+      const line = await runtime.waitForLog(
         (l) => l.message === 'handled' && l.requestId === result.requestId,
       )
-      assert.equal(line?.tenantId, body.tenantId)
+      assert.equal(line.tenantId, body.tenantId)
     }
   })
 

@@ -1,5 +1,5 @@
 import { Agent } from 'node:http'
-import { type FunctionInfo, LmiError, toErrorResponse } from '@lmi/core'
+import { type FunctionInfo, InvocationTimeoutError, LmiError, toErrorResponse } from '@lmi/core'
 import {
   describe,
   HANDLER_HIGHWATERMARK,
@@ -157,6 +157,8 @@ export class Runtime {
   #quietCheck: (() => void) | undefined
   #started = false
   #exitCode = 0
+  /** The function's timeout as far as seen: see {@link #learnTimeout}. */
+  #timeoutMs = 1000
   readonly #onUncaught = (error: unknown) => this.#contain(error, 'exception')
   readonly #onUnhandled = (reason: unknown) => this.#contain(reason, 'rejection')
 
@@ -316,12 +318,10 @@ export class Runtime {
     const stats = this.#stats
     this.#inFlight.add(invocation)
     if (this.#inFlight.size > stats.peakInFlight) stats.peakInFlight = this.#inFlight.size
-    const receivedAt = Date.now()
-    // Lambda timeouts are whole seconds; the time left at receipt is a little less than that.
-    const timer = rawSetTimeout(
-      () => invocation.expire(Math.max(1, Math.ceil((next.deadlineMs - receivedAt) / 1000)) * 1000),
-      next.deadlineMs - receivedAt,
-    )
+    const left = next.deadlineMs - Date.now()
+    this.#learnTimeout(left)
+    // Already past its deadline when read (this loop was blocked): it expires at once.
+    const timer = rawSetTimeout(() => invocation.expire(this.#timeoutMs), Math.max(0, left))
     let stream: ResponseStream | undefined
     if (this.#sequential) {
       if (next.traceId === undefined) delete process.env._X_AMZN_TRACE_ID
@@ -343,6 +343,16 @@ export class Runtime {
         stream = this.#createStream(next.requestId)
       }
       outcome ??= await invocation.run(this.#call(event, invocation, stream), this.#onLateSettle)
+      // A handler that returned only after its deadline (its loop blocked, so the deadline's
+      // timer could not fire first) has timed out: Lambda has given up on it, and a success
+      // posted now would be refused or, worse, counted.
+      if (outcome.ok && stream === undefined && Date.now() >= next.deadlineMs) {
+        outcome = {
+          ok: false,
+          error: new InvocationTimeoutError(next.requestId, this.#timeoutMs),
+          timedOut: true,
+        }
+      }
       if (outcome.ok) stats.succeeded++
       else if (outcome.timedOut) stats.timedOut++
       else stats.failed++
@@ -354,6 +364,17 @@ export class Runtime {
       rawClearTimeout(timer)
       this.#inFlight.delete(invocation)
     }
+  }
+
+  /**
+   * Lambda gives the deadline, not the function's timeout, and timeouts are whole seconds. The
+   * time left when an invocation is read is a little less than the timeout, and much less when
+   * this loop was blocked before it could read it: the timeout is the longest time left seen,
+   * rounded up to whole seconds. Reported as "Task timed out after N seconds", as Lambda does.
+   */
+  #learnTimeout(leftMs: number): void {
+    const seconds = Math.max(1, Math.ceil(leftMs / 1000))
+    if (seconds * 1000 > this.#timeoutMs) this.#timeoutMs = seconds * 1000
   }
 
   #call(event: unknown, invocation: InvocationState, stream: ResponseStream | undefined) {

@@ -1,0 +1,49 @@
+// One invocation blocks the event loop past the deadline of others (issue 12, case 10): what
+// the runtime reports must still be true. Whether the others can still answer in time is a
+// question of scheduling (worker threads); here: no success is posted after its deadline, a
+// timeout names the function's timeout, and Node does not warn about negative timers.
+import assert from 'node:assert/strict'
+import { afterEach, describe, it } from 'node:test'
+import type { InvokeResult } from '@lmi/dev/emulator'
+import { type RuntimeUnderTest, startRuntime } from './helpers/runtime-process.ts'
+
+let runtime: RuntimeUnderTest | undefined
+afterEach(async () => {
+  await runtime?.stop()
+  runtime = undefined
+})
+
+describe('a blocked event loop', () => {
+  it('reports what passed its deadline while the loop was blocked as timed out, after the function timeout', async () => {
+    // Prepare: a 2 s function timeout, and a grace long enough that what the runtime posts is
+    // what the emulator records (not its own timeout).
+    runtime = await startRuntime({
+      handler: 'blocking.handler',
+      concurrency: 4,
+      emulator: { timeoutMs: 2000, timeoutGraceMs: 20_000 },
+    })
+    const first = await runtime.emulator.invoke({})
+    assert.equal(first.status, 'success')
+    // Act: one invocation spins 2.5 s; three I/O ones arrive while it does or just before.
+    const delivered = new Promise((resolve) => runtime?.emulator.once('delivered', resolve))
+    const blocked = runtime.emulator.invoke({ spinMs: 2500 })
+    await delivered
+    const others = [1, 2, 3].map(() => runtime?.emulator.invoke({}) as Promise<InvokeResult>)
+    const results = await Promise.all([blocked, ...others])
+    // Assess: every one of them ended after its deadline, so each is a runtime-reported
+    // timeout of 2 s, never a success posted late.
+    for (const result of results) {
+      assert.equal(
+        result.status,
+        'timeout',
+        JSON.stringify(result.error ?? result.payload.toString()),
+      )
+      assert.equal(result.timedOutBy, 'runtime')
+      assert.match(result.error?.errorMessage ?? '', /Task timed out after 2\.00 seconds$/)
+    }
+    assert.deepEqual(
+      runtime.stderr.filter((line) => line.includes('TimeoutNegativeWarning')),
+      [],
+    )
+  })
+})
