@@ -28,7 +28,7 @@ const files = globSync('packages/**/test/**/*.test.ts', { cwd: root })
   .sort()
 const result = spawnSync(
   node22,
-  ['--conditions=@lmi/source', '--test', '--test-reporter=spec', '--test-concurrency=3', ...files],
+  ['--conditions=@lmi/source', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
   {
     cwd: root,
     stdio: 'inherit',
