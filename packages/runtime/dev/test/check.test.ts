@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { FINDING_CODES, type FindingCode } from '@lmi/core'
+import { FINDING_CODES } from '@lmi/core'
 import fc from 'fast-check'
 import {
   buildReference,
@@ -74,104 +74,6 @@ function successResult(requestId: string, payload: unknown): InvokeResult {
     endedAt: 0,
   }
 }
-
-// --- the corpus: every buggy handler caught with its code(s), no correct one flagged ---------
-
-/**
- * Expected codes of each buggy handler. `differential` ones come from lmi check's own
- * comparison of responses; `detectors` ones from the runtime's shared-state detectors.
- */
-const BUGGY: Record<string, { differential: FindingCode[]; detectors: FindingCode[] }> = {
-  'module-variable': { differential: [DEPENDENT], detectors: [] },
-  'shared-tmp': { differential: [DEPENDENT], detectors: [FINDING_CODES.TMP_SHARED_PATH] },
-  'env-per-request': { differential: [DEPENDENT], detectors: [FINDING_CODES.ENV_WRITE] },
-  'keyed-cache': { differential: [DEPENDENT], detectors: [] },
-  'leaked-timer': { differential: [], detectors: [FINDING_CODES.ESCAPED_TIMER] },
-  'fire-and-forget': { differential: [], detectors: [FINDING_CODES.ESCAPED_PROMISE] },
-  'global-assign': { differential: [], detectors: [FINDING_CODES.GLOBAL_CREATE] },
-  counter: { differential: [DEPENDENT], detectors: [] },
-}
-
-const CORRECT = [
-  'pool',
-  'frozen-config',
-  'request-tmp',
-  'timestamps',
-  'async-local',
-  'keyed-cache',
-] as const
-
-describe('lmi check on the corpus of buggy handlers', () => {
-  for (const [name, expected] of Object.entries(BUGGY)) {
-    describe(`buggy/${name}`, () => {
-      let result: Promise<CheckResult>
-      before(() => {
-        result = check(`buggy/${name}.handler`)
-        // Each `it` awaits it; a rejection is reported there.
-        result.catch(() => {})
-      })
-      if (name === 'shared-tmp') {
-        after(async () => {
-          await result.catch(() => {})
-          await rm('/tmp/report.json', { force: true })
-        })
-      }
-
-      for (const code of expected.differential) {
-        it(`is caught as ${code} by comparing responses, with both request ids`, async () => {
-          const checked = await result
-          const finding = checked.findings.find((candidate) => candidate.code === code)
-          assert.ok(finding, `no ${code} among ${describeFindings(checked)}`)
-          const example = finding.examples[0]
-          assert.ok(example !== undefined)
-          assert.match(example.event, /^events\.json\[\d\]$/)
-          assert.notEqual(example.requestId, example.referenceRequestId)
-          assert.equal(finding.requestId, example.requestId)
-          assert.equal(finding.otherRequestId, example.referenceRequestId)
-          assert.ok(example.differences.length > 0)
-        })
-      }
-
-      for (const code of expected.detectors) {
-        it(`is caught as ${code} by the detectors, at the user's line`, async () => {
-          const checked = await result
-          const finding = checked.findings.find((candidate) => candidate.code === code)
-          assert.ok(finding, `no ${code} among ${describeFindings(checked)}`)
-          assert.match(finding.location ?? '', new RegExp(`buggy/${name}\\.[cm]?js:\\d+:\\d+$`))
-          assert.ok(finding.requestId !== undefined)
-          assert.ok(finding.events.length > 0)
-        })
-      }
-
-      it('reports nothing that is not one of its codes', async () => {
-        const checked = await result
-        const allowed = new Set<FindingCode>([
-          ...expected.differential,
-          ...expected.detectors,
-          // The first invocation creates the global, the next ones change it.
-          ...(name === 'global-assign' ? [FINDING_CODES.GLOBAL_WRITE] : []),
-          // A fixed /tmp name is also outside any per-invocation directory.
-          ...(name === 'shared-tmp' ? [FINDING_CODES.TMP_OUTSIDE_SCOPE] : []),
-        ])
-        const unexpected = checked.findings.filter((finding) => !allowed.has(finding.code))
-        assert.deepEqual(unexpected, [])
-      })
-    })
-  }
-})
-
-describe('lmi check on the corpus of correct handlers', () => {
-  for (const name of CORRECT) {
-    it(`finds nothing in correct/${name}`, async () => {
-      const result = await check(`correct/${name}.handler`)
-      assert.deepEqual(result.findings, [], describeFindings(result))
-      assert.equal(result.invocations.solo, 12)
-      assert.equal(result.invocations.concurrent, 2 * result.invocationsPerRound)
-      assert.equal(result.invocations.timedOut, 0)
-      assert.equal(result.invocations.crashed, 0)
-    })
-  }
-})
 
 // --- the method --------------------------------------------------------------------------------
 

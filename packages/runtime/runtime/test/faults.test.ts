@@ -19,27 +19,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, afterEach, before, describe, it } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createEmulator, type Emulator, type InvokeResult } from '@lmi/dev/emulator'
-import {
-  json,
-  type RuntimeUnderTest,
-  type StartOptions,
-  startRuntime,
-} from './helpers/runtime-process.ts'
+import { json, type RuntimeUnderTest, runtimePerTest } from './helpers/runtime-process.ts'
 
-let current: RuntimeUnderTest | undefined
-
-async function start(options: StartOptions): Promise<RuntimeUnderTest> {
-  current = await startRuntime(options)
-  return current
-}
-
-afterEach(async () => {
-  await current?.stop()
-  current = undefined
-})
+const start = runtimePerTest()
 
 /** Resolves once at least `count` `/next` polls are parked in the emulator. */
 function waitingReaches(emulator: Emulator, count: number): Promise<void> {

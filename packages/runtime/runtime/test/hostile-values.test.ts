@@ -1,23 +1,9 @@
 import assert from 'node:assert/strict'
-import { afterEach, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { RuntimeLog } from '../src/log/log.ts'
-import {
-  type RuntimeUnderTest,
-  type StartOptions,
-  startRuntime,
-} from './helpers/runtime-process.ts'
+import { runtimePerTest } from './helpers/runtime-process.ts'
 
-let current: RuntimeUnderTest | undefined
-
-async function start(options: StartOptions): Promise<RuntimeUnderTest> {
-  current = await startRuntime(options)
-  return current
-}
-
-afterEach(async () => {
-  await current?.stop()
-  current = undefined
-})
+const start = runtimePerTest()
 
 /** The errorType each hostile value must be answered with. */
 const expectedType: Record<string, string> = {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { afterEach, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import {
   ALREADY_DELIVERED,
   headerSafe,
@@ -7,24 +7,9 @@ import {
   MAX_FUNCTION_TIMEOUT_MS,
   parseDeadline,
 } from '../src/client/runtime-api.ts'
-import {
-  json,
-  type RuntimeUnderTest,
-  type StartOptions,
-  startRuntime,
-} from './helpers/runtime-process.ts'
+import { json, runtimePerTest } from './helpers/runtime-process.ts'
 
-let current: RuntimeUnderTest | undefined
-
-async function start(options: StartOptions): Promise<RuntimeUnderTest> {
-  current = await startRuntime(options)
-  return current
-}
-
-afterEach(async () => {
-  await current?.stop()
-  current = undefined
-})
+const start = runtimePerTest()
 
 describe('a missing, empty or malformed Lambda-Runtime-Deadline-Ms', () => {
   it('counts as absent: the longest Lambda timeout, never a deadline of 0', () => {

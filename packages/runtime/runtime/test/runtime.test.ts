@@ -1,24 +1,9 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { afterEach, describe, it } from 'node:test'
-import {
-  json,
-  type RuntimeUnderTest,
-  type StartOptions,
-  startRuntime,
-} from './helpers/runtime-process.ts'
+import { describe, it } from 'node:test'
+import { json, type RuntimeUnderTest, runtimePerTest } from './helpers/runtime-process.ts'
 
-let current: RuntimeUnderTest | undefined
-
-async function start(options: StartOptions): Promise<RuntimeUnderTest> {
-  current = await startRuntime(options)
-  return current
-}
-
-afterEach(async () => {
-  await current?.stop()
-  current = undefined
-})
+const start = runtimePerTest()
 
 function deliveredCount(runtime: RuntimeUnderTest, count: number): Promise<void> {
   let seen = runtime.emulator.stats().delivered

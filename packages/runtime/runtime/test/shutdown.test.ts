@@ -1,25 +1,10 @@
 import assert from 'node:assert/strict'
-import { afterEach, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import type { InvokeResult } from '@lmi/dev/emulator'
 import { SHUTDOWN_ANSWER_MARGIN_MS, SHUTDOWN_HOOKS_TIMEOUT_MS } from '../src/scheduler/runtime.ts'
-import {
-  json,
-  type RuntimeUnderTest,
-  type StartOptions,
-  startRuntime,
-} from './helpers/runtime-process.ts'
+import { json, type RuntimeUnderTest, runtimePerTest } from './helpers/runtime-process.ts'
 
-let current: RuntimeUnderTest | undefined
-
-async function start(options: StartOptions): Promise<RuntimeUnderTest> {
-  current = await startRuntime(options)
-  return current
-}
-
-afterEach(async () => {
-  await current?.stop()
-  current = undefined
-})
+const start = runtimePerTest()
 
 /** Process start-up and exit, on a loaded 2-CPU machine: not part of the runtime's bound. */
 const PROCESS_SLACK_MS = 1500

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { afterEach } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { createEmulator, type Emulator, type EmulatorOptions } from '@lmi/dev/emulator'
 
@@ -123,4 +124,26 @@ export async function startRuntime(options: StartOptions): Promise<RuntimeUnderT
 /** Parses an invocation's JSON payload. */
 export function json<T = Record<string, unknown>>(payload: Buffer): T {
   return JSON.parse(payload.toString('utf8')) as T
+}
+
+/**
+ * The `start` of a test file: starts a runtime under test ({@link startRuntime}) and stops it
+ * once the test that started it has ended (an `afterEach` of the calling file).
+ *
+ * @example
+ * ```ts
+ * const start = runtimePerTest()
+ * it('answers', async () => { const runtime = await start({ handler: 'handlers.echo' }) })
+ * ```
+ */
+export function runtimePerTest(): (options: StartOptions) => Promise<RuntimeUnderTest> {
+  let current: RuntimeUnderTest | undefined
+  afterEach(async () => {
+    await current?.stop()
+    current = undefined
+  })
+  return async function start(options: StartOptions): Promise<RuntimeUnderTest> {
+    current = await startRuntime(options)
+    return current
+  }
 }
