@@ -59,9 +59,15 @@ export class ResponseSizeTooLargeError extends LmiError {
   readonly size: number
   readonly limit: number
 
-  constructor(size: number, limit: number) {
+  /**
+   * `refused`: the Runtime API answered 413 to a body under lmi's own limit; the message then
+   * says so instead of comparing the size with a limit it did not exceed.
+   */
+  constructor(size: number, limit: number, options: { refused?: boolean } = {}) {
     super(
-      `Response payload size (${size} bytes) exceeded maximum allowed payload size (${limit} bytes).`,
+      options.refused === true && size <= limit
+        ? `Response payload (${size} bytes) refused by the Runtime API as too large (HTTP 413).`
+        : `Response payload size (${size} bytes) exceeded maximum allowed payload size (${limit} bytes).`,
       'LMI_RESPONSE_TOO_LARGE',
     )
     this.name = 'Function.ResponseSizeTooLarge'

@@ -127,6 +127,11 @@ describe('a 413 from /response', () => {
     for (const result of refused) {
       assert.equal(result.error?.errorType, 'Function.ResponseSizeTooLarge')
       assert.equal(result.errorTypeHeader, 'Function.ResponseSizeTooLarge')
+      // A small body refused with a 413 is not said to exceed a limit it is far below.
+      assert.match(
+        result.error?.errorMessage ?? '',
+        /^Response payload \(\d+ bytes\) refused by the Runtime API as too large \(HTTP 413\)\.$/,
+      )
     }
     results.forEach((result, n) => {
       if (result.status === 'success') assert.deepEqual(json(result.payload).event, { n })

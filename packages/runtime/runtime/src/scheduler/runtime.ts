@@ -436,7 +436,9 @@ export class Runtime {
       }
       const status = await client.postResponse(requestId, body)
       if (status === 413) {
-        const error = new ResponseSizeTooLargeError(body.length, RESPONSE_LIMIT_BYTES)
+        const error = new ResponseSizeTooLargeError(body.length, RESPONSE_LIMIT_BYTES, {
+          refused: true,
+        })
         return this.#reportError(client, invocation, error, stream)
       }
       this.#checkStatus(requestId, status)
