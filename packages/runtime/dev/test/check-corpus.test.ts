@@ -6,35 +6,12 @@
 // packages/runtime/core/test/detectors.test.ts.
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { FINDING_CODES, type FindingCode } from '@lmi/core'
-import { runCheck } from '../src/cli/check/index.ts'
 import type { CheckResult } from '../src/cli/check/types.ts'
-
-const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
-const corpus = 'test/fixtures/check'
-const eventsFile = `${corpus}/events.json`
+import { check, describeFindings } from './helpers/check.ts'
 
 const DEPENDENT = FINDING_CODES.CONCURRENCY_DEPENDENT_RESPONSE
-
-/** Runs a check of a corpus handler the way the test suite does: small and reproducible. */
-function check(handler: string, events: string | unknown[] = eventsFile): Promise<CheckResult> {
-  return runCheck({
-    handler: `${corpus}/${handler}`,
-    events,
-    cwd: packageDir,
-    rounds: 2,
-    seed: 20_251,
-  })
-}
-
-function describeFindings(result: CheckResult): string {
-  return JSON.stringify(
-    result.findings.map(({ code, subject, location }) => ({ code, subject, location })),
-  )
-}
 
 // --- the corpus: every buggy handler caught with its code(s), no correct one flagged ---------
 

@@ -4,9 +4,8 @@ import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { FINDING_CODES } from '@lmi/core'
 import fc from 'fast-check'
 import {
@@ -32,31 +31,12 @@ import {
 } from '../src/cli/check/schedule.ts'
 import type { CheckResult } from '../src/cli/check/types.ts'
 import type { InvokeResult } from '../src/emulator/index.ts'
+import { check, corpus, describeFindings, eventsFile, packageDir } from './helpers/check.ts'
 
-const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
 const lmiBin = join(packageDir, 'bin', 'lmi.js')
-const corpus = 'test/fixtures/check'
-const eventsFile = `${corpus}/events.json`
 const eventsDir = `${corpus}/events-dir`
 
 const DEPENDENT = FINDING_CODES.CONCURRENCY_DEPENDENT_RESPONSE
-
-/** Runs a check of a corpus handler the way the test suite does: small and reproducible. */
-function check(handler: string, events: string | unknown[] = eventsFile): Promise<CheckResult> {
-  return runCheck({
-    handler: `${corpus}/${handler}`,
-    events,
-    cwd: packageDir,
-    rounds: 2,
-    seed: 20_251,
-  })
-}
-
-function describeFindings(result: CheckResult): string {
-  return JSON.stringify(
-    result.findings.map(({ code, subject, location }) => ({ code, subject, location })),
-  )
-}
 
 function successResult(requestId: string, payload: unknown): InvokeResult {
   return {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterEach, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { oldNodeCommand, output } from '../../../../scripts/test-support/processes.ts'
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
 const lmiBin = join(packageDir, 'bin', 'lmi.js')
@@ -27,17 +28,6 @@ function run(args: string[], env: Record<string, string> = {}, cwd = packageDir)
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   return child
-}
-
-async function output(
-  process: ChildProcess,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  process.stdout?.on('data', (chunk) => (stdout += chunk))
-  process.stderr?.on('data', (chunk) => (stderr += chunk))
-  const [code] = (await once(process, 'exit')) as [number]
-  return { code, stdout, stderr }
 }
 
 describe('lmi CLI', () => {
@@ -160,26 +150,10 @@ describe('bins on an unsupported Node', () => {
   })
 })
 
-/**
- * Runs `bin` on Node 20: the machine's own Node when it is that old (a fresh machine has Node
- * 20, which is what a user runs `npx lmi` with), else the current Node told it is 20.1.0.
- */
+/** Runs `bin` on Node 20 ({@link oldNodeCommand}). */
 function oldNode(bin: string, args: string[]): ChildProcess {
-  const system = ['/usr/bin/node', '/usr/local/bin/node'].find((path) => {
-    const probe = spawnSync(path, ['--version'], { encoding: 'utf8' })
-    return probe.status === 0 && /^v(1\d|2[01])\./.test(probe.stdout)
-  })
-  const argv =
-    system !== undefined
-      ? [system, bin, ...args]
-      : [
-          process.execPath,
-          '--import',
-          "data:text/javascript,Object.defineProperty(process.versions,'node',{value:'20.1.0'});Object.defineProperty(process,'version',{value:'v20.1.0'})",
-          bin,
-          ...args,
-        ]
-  child = spawn(argv[0] as string, argv.slice(1), {
+  const [command, ...argv] = oldNodeCommand(bin, args)
+  child = spawn(command as string, argv, {
     cwd: packageDir,
     env: { PATH: process.env.PATH ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { dirname, join } from 'node:path'
 import { afterEach, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { createEmulator } from '@lmi/dev/emulator'
+import { oldNodeCommand, output } from '../../../../scripts/test-support/processes.ts'
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
 const runtimeBin = join(packageDir, 'bin', 'lmi-runtime.js')
@@ -26,17 +27,6 @@ function run(args: string[], env: Record<string, string> = {}): ChildProcess {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   return child
-}
-
-async function output(
-  process: ChildProcess,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  process.stdout?.on('data', (chunk) => (stdout += chunk))
-  process.stderr?.on('data', (chunk) => (stderr += chunk))
-  const [code] = (await once(process, 'exit')) as [number]
-  return { code, stdout, stderr }
 }
 
 describe('lmi-runtime configuration', () => {
@@ -100,22 +90,9 @@ describe('lmi-exec-wrapper', () => {
 
 describe('lmi-runtime on an unsupported Node', () => {
   it('says which Node it needs and exits 2 before loading anything', async () => {
-    // The machine's Node 20 when there is one (what a fresh machine has), else the current Node
-    // told it is 20.1.0.
-    const system = ['/usr/bin/node', '/usr/local/bin/node'].find((path) => {
-      const probe = spawnSync(path, ['--version'], { encoding: 'utf8' })
-      return probe.status === 0 && /^v(1\d|2[01])\./.test(probe.stdout)
-    })
-    const argv =
-      system !== undefined
-        ? [system, runtimeBin]
-        : [
-            process.execPath,
-            '--import',
-            "data:text/javascript,Object.defineProperty(process.versions,'node',{value:'20.1.0'});Object.defineProperty(process,'version',{value:'v20.1.0'})",
-            runtimeBin,
-          ]
-    child = spawn(argv[0] as string, argv.slice(1), {
+    // Node 20: the machine's own when it has one, else the current Node told it is 20.1.0.
+    const [command, ...argv] = oldNodeCommand(runtimeBin)
+    child = spawn(command as string, argv, {
       env: { PATH: process.env.PATH ?? '', _HANDLER: 'handlers.echo' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

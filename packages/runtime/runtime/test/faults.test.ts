@@ -22,21 +22,14 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createEmulator, type Emulator, type InvokeResult } from '@lmi/dev/emulator'
-import { json, type RuntimeUnderTest, runtimePerTest } from './helpers/runtime-process.ts'
+import {
+  json,
+  pollsParked,
+  type RuntimeUnderTest,
+  runtimePerTest,
+} from './helpers/runtime-process.ts'
 
 const start = runtimePerTest()
-
-/** Resolves once at least `count` `/next` polls are parked in the emulator. */
-function waitingReaches(emulator: Emulator, count: number): Promise<void> {
-  if (emulator.stats().waiting >= count) return Promise.resolve()
-  return new Promise((resolve) => {
-    emulator.on('waiting', function onWaiting(waiting) {
-      if (waiting < count) return
-      emulator.off('waiting', onWaiting)
-      resolve()
-    })
-  })
-}
 
 const isCode = (code: string) => (record: Record<string, unknown>) => record.code === code
 
@@ -251,11 +244,11 @@ describe('connection resets', () => {
     assert.ok(proxy.accepted > opened, 'answered on new connections')
 
     // Act 2: every slot is parked in /next again; those polls die before anything is sent.
-    await waitingReaches(runtime.emulator, 16)
+    await pollsParked(runtime.emulator, 16)
     const retriesBefore = runtime.logs.filter(isCode('LMI_NEXT_RETRY')).length
     assert.ok(proxy.resetAll() > 0)
     await runtime.waitForLogs(isCode('LMI_NEXT_RETRY'), retriesBefore + 16)
-    await waitingReaches(runtime.emulator, 16)
+    await pollsParked(runtime.emulator, 16)
     const secondRound = Array.from({ length: 16 }, (_, n) => runtime.emulator.invoke({ n: 16 + n }))
     await runtime.waitForLogs(holding, 32)
     runtime.child.kill('SIGUSR2')
@@ -284,7 +277,7 @@ describe('connection resets', () => {
       emulator: { timeoutMs: 120_000 },
     })
     target.resolve(runtime.emulator.port)
-    await waitingReaches(runtime.emulator, 16)
+    await pollsParked(runtime.emulator, 16)
     proxy.freeze()
     const data = randomBytes(18 * 1024 * 1024).toString('base64url')
     const deliveries: string[] = []
@@ -319,7 +312,7 @@ describe('a slow /next', () => {
     const runtime = await start({ handler: 'handlers.batch', concurrency: 16 })
     runtime.emulator.inject({ endpoint: 'next', kind: 'delay', ms: 600_000 })
     await once(runtime.emulator, 'fault')
-    await waitingReaches(runtime.emulator, 15)
+    await pollsParked(runtime.emulator, 15)
     // Act: batches of 15 that each wait until all 15 run at once.
     const results = await Promise.all(
       Array.from({ length: 150 }, () => runtime.emulator.invoke({ size: 15 })),
@@ -351,7 +344,7 @@ describe('the Runtime API down for 2 s', () => {
     })
     const down = runtime.emulator
     const served = await Promise.all(Array.from({ length: 16 }, () => down.invoke({ size: 16 })))
-    await waitingReaches(down, 16)
+    await pollsParked(down, 16)
     const port = down.port
 
     // Act 1: down. For a second nothing listens (connection refused)...
@@ -375,7 +368,7 @@ describe('the Runtime API down for 2 s', () => {
     // Act 2: back, same address.
     const up = await createEmulator({ port, maxConcurrency: 16, timeoutMs: 60_000 })
     t.after(() => up.close())
-    await waitingReaches(up, 16)
+    await pollsParked(up, 16)
     const servedAgain = await Promise.all(Array.from({ length: 64 }, () => up.invoke({ size: 16 })))
 
     // Assess: backoff. After a second of failures each slot waits 640 ms to 1 s between tries,
@@ -578,7 +571,7 @@ describe('1000 tenants', () => {
     // Prepare
     const runtime = await start({ handler: 'faults.tenants', concurrency: 16 })
     const tenantOf = (n: number) => `tenant-${n}-${(n * 7919) % 1000}`
-    await waitingReaches(runtime.emulator, 16)
+    await pollsParked(runtime.emulator, 16)
     // Act: batches of 8 that each wait until all 8 are in flight.
     const results = await Promise.all(
       Array.from({ length: 1000 }, (_, n) =>

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { InvokeResult } from '@lmi/dev/emulator'
 import { SHUTDOWN_ANSWER_MARGIN_MS, SHUTDOWN_HOOKS_TIMEOUT_MS } from '../src/scheduler/runtime.ts'
-import { json, type RuntimeUnderTest, runtimePerTest } from './helpers/runtime-process.ts'
+import {
+  json,
+  pollsParked,
+  type RuntimeUnderTest,
+  runtimePerTest,
+} from './helpers/runtime-process.ts'
 
 const start = runtimePerTest()
 
@@ -168,19 +173,6 @@ describe('signals during the drain', () => {
   })
 })
 
-/** Resolves once `count` `/next` polls are parked in the emulator. */
-function pollsParked(runtime: RuntimeUnderTest, count: number): Promise<void> {
-  const { emulator } = runtime
-  if (emulator.stats().waiting >= count) return Promise.resolve()
-  return new Promise((resolve) => {
-    emulator.on('waiting', function onWaiting(waiting) {
-      if (waiting < count) return
-      emulator.off('waiting', onWaiting)
-      resolve()
-    })
-  })
-}
-
 describe('invocations handed out while stopping', () => {
   it('answers an invocation whose /next body is still arriving when the budget is spent', async () => {
     // Prepare: one slot, a 300 ms budget; the slot's next poll gets its headers at once and
@@ -191,10 +183,10 @@ describe('invocations handed out while stopping', () => {
       env: { LMI_SHUTDOWN_TIMEOUT_MS: '300' },
       emulator: { timeoutMs: 3000 },
     })
-    await pollsParked(runtime, 1)
+    await pollsParked(runtime.emulator, 1)
     runtime.emulator.inject({ endpoint: 'next', kind: 'slow-body', ms: 800 })
     const first = await runtime.emulator.invoke({ n: 1 }) // its slot's next poll takes the fault
-    await pollsParked(runtime, 1)
+    await pollsParked(runtime.emulator, 1)
     const delivered = new Promise<void>((resolve) =>
       runtime.emulator.once('delivered', () => resolve()),
     )
@@ -221,10 +213,10 @@ describe('polls open when the runtime stops', () => {
   it('serves an invocation handed out on a poll that was open when SIGTERM arrived', async () => {
     // Prepare: two slots; one runs a held invocation, the other's poll is parked.
     const runtime = await start({ handler: 'hostile.heldOrEcho', concurrency: 2 })
-    await pollsParked(runtime, 2)
+    await pollsParked(runtime.emulator, 2)
     const held = runtime.emulator.invoke({ hold: true })
     await runtime.waitForLogs(started, 1)
-    await pollsParked(runtime, 1)
+    await pollsParked(runtime.emulator, 1)
     // Act: stop, then hand out an invocation on the poll that was open at the stop — as the
     // Runtime API does when its answer crosses the runtime's decision to stop.
     runtime.child.kill('SIGTERM')

@@ -147,3 +147,23 @@ export function runtimePerTest(): (options: StartOptions) => Promise<RuntimeUnde
     return current
   }
 }
+
+/**
+ * Resolves once at least `count` `/next` polls are parked in the emulator (the runtime's idle
+ * slots, waiting for invocations).
+ *
+ * @example
+ * ```ts
+ * await pollsParked(runtime.emulator, 16)
+ * ```
+ */
+export function pollsParked(emulator: Emulator, count: number): Promise<void> {
+  if (emulator.stats().waiting >= count) return Promise.resolve()
+  return new Promise((resolve) => {
+    emulator.on('waiting', function onWaiting(waiting) {
+      if (waiting < count) return
+      emulator.off('waiting', onWaiting)
+      resolve()
+    })
+  })
+}

@@ -1,0 +1,40 @@
+// What the tests of lmi check share: where the corpus is, and how the suite runs a check of it.
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { runCheck } from '../../src/cli/check/index.ts'
+import type { CheckResult } from '../../src/cli/check/types.ts'
+
+/** This package's folder: the working directory of the checks. */
+export const packageDir: string = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+/** The corpus of buggy and correct handlers, relative to {@link packageDir}. */
+export const corpus = 'test/fixtures/check'
+/** The corpus' events, as a JSON array file. */
+export const eventsFile = `${corpus}/events.json`
+
+/**
+ * Runs a check of a corpus handler the way the test suite does: small and reproducible.
+ *
+ * @example
+ * ```ts
+ * const result = await check('buggy/counter.handler')
+ * ```
+ */
+export function check(
+  handler: string,
+  events: string | unknown[] = eventsFile,
+): Promise<CheckResult> {
+  return runCheck({
+    handler: `${corpus}/${handler}`,
+    events,
+    cwd: packageDir,
+    rounds: 2,
+    seed: 20_251,
+  })
+}
+
+/** The findings' codes, subjects and locations, for an assertion's message. */
+export function describeFindings(result: CheckResult): string {
+  return JSON.stringify(
+    result.findings.map(({ code, subject, location }) => ({ code, subject, location })),
+  )
+}
