@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import { logger as contextLogger } from '@lmi/context'
-import { type ErrorResponse, type LmiRequest, toErrorResponse, tryGetInvocation } from '@lmi/core'
+import { type LmiRequest, toErrorResponse, tryGetInvocation } from '@lmi/core'
 import { HttpError, invalidOptions, isHttpError, type ValidationIssue } from './errors.ts'
 import { fitResponse, httpEventKind } from './http.ts'
 
@@ -215,7 +215,8 @@ export function httpErrors(options?: HttpErrorsOptions): HttpErrorsMiddleware {
         // A frozen error cannot be marked; it is logged here all the same.
       }
     }
-    const { errorType, errorMessage, stackTrace } = describeError(error)
+    // toErrorResponse describes any value, one whose every property access throws included.
+    const { errorType, errorMessage, stackTrace } = toErrorResponse(error)
     const record: ErrorLogRecord = {
       message: `HTTP ${statusCode}: ${errorType}`,
       statusCode,
@@ -270,15 +271,6 @@ export function httpErrors(options?: HttpErrorsOptions): HttpErrorsMiddleware {
       return undefined
     },
   } as HttpErrorsMiddleware
-}
-
-function describeError(error: unknown): ErrorResponse {
-  try {
-    return toErrorResponse(error)
-  } catch {
-    // A thrown object that neither JSON nor String() can render (a null-prototype object).
-    return { errorType: 'Error', errorMessage: 'a value that cannot be printed', stackTrace: [] }
-  }
 }
 
 function requestIdOf(context: unknown): string | undefined {

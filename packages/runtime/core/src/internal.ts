@@ -29,6 +29,7 @@ export {
   invocationStorage,
   kInvocation,
   LmiInvokeStore,
+  MAX_FUNCTION_TIMEOUT_MS,
   type Outcome,
   setEndCheck,
 } from './invocation/store.ts'

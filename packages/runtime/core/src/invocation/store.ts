@@ -53,8 +53,12 @@ export interface InvocationInit {
   context: LambdaContext
 }
 
-/** The deadline assumed when a context has no `getRemainingTimeInMillis` (Lambda's maximum). */
-const FALLBACK_TIMEOUT_MS = 15 * 60 * 1000
+/**
+ * Lambda's longest function timeout (15 min): the time left assumed when nothing says how much
+ * there is (a context without `getRemainingTimeInMillis`, a Runtime API answer without a usable
+ * deadline), so lmi never ends an invocation the platform would still let run.
+ */
+export const MAX_FUNCTION_TIMEOUT_MS = 15 * 60 * 1000
 
 /**
  * Installs the check every successful invocation end goes through (internal): the detectors'
@@ -147,7 +151,7 @@ export class InvocationState implements Invocation {
       const remaining = this.context.getRemainingTimeInMillis
       this.#deadlineMs =
         Date.now() +
-        (typeof remaining === 'function' ? remaining.call(this.context) : FALLBACK_TIMEOUT_MS)
+        (typeof remaining === 'function' ? remaining.call(this.context) : MAX_FUNCTION_TIMEOUT_MS)
     }
     return this.#deadlineMs
   }

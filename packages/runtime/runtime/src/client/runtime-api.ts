@@ -1,10 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ErrorResponse } from '@lmi/core'
-import { type NextInvocation, rawSetImmediate } from '@lmi/core/internal'
+import { MAX_FUNCTION_TIMEOUT_MS, type NextInvocation, rawSetImmediate } from '@lmi/core/internal'
 import { Client, type Dispatcher } from 'undici'
 import { RuntimeApiFatalError } from '../errors.ts'
 
 export type { NextInvocation }
+// The deadline assumed when the Runtime API sends none the runtime can use (parseDeadline).
+export { MAX_FUNCTION_TIMEOUT_MS }
 
 /**
  * Lambda's limit for a buffered response payload (6 MB).
@@ -286,13 +288,6 @@ export class RuntimeApiClient {
     await this.#client.destroy()
   }
 }
-
-/**
- * Lambda's longest function timeout (15 min): the deadline assumed when the Runtime API sends
- * none the runtime can use, so the runtime never times out an invocation the platform would
- * still let run. The platform's own timeout applies whatever the runtime assumes.
- */
-export const MAX_FUNCTION_TIMEOUT_MS = 15 * 60 * 1000
 
 /**
  * `Lambda-Runtime-Deadline-Ms` as epoch milliseconds. Only digits make a deadline: `Number()`
