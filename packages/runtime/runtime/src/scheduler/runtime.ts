@@ -83,8 +83,6 @@ export interface RuntimeStats {
 interface Slot {
   client: RuntimeApiClient
   loop: Promise<void>
-  /** Between an invocation's arrival and its answer. */
-  busy: boolean
 }
 
 const STOP = new LmiError('The runtime is stopping', 'LMI_STOPPING')
@@ -153,7 +151,7 @@ export class Runtime {
   readonly #stopped = Promise.withResolvers<void>()
   /** Set once the shutdown budget is spent: the answer to anything still running or arriving. */
   #budgetSpent: ShutdownTimeoutError | undefined
-  /** While stopping: re-checks whether every slot is idle, each time one stops being busy. */
+  /** While stopping: re-checks whether no invocation runs, each time one ends. */
   #quietCheck: (() => void) | undefined
   #started = false
   #exitCode = 0
@@ -189,7 +187,7 @@ export class Runtime {
     }
     for (let index = 0; index < this.#options.concurrency; index++) {
       const client = new RuntimeApiClient(this.#options.runtimeApi)
-      const slot: Slot = { client, loop: Promise.resolve(), busy: false }
+      const slot: Slot = { client, loop: Promise.resolve() }
       slot.loop = this.#runSlot(slot)
       this.#slots.push(slot)
     }
@@ -272,11 +270,11 @@ export class Runtime {
     )
   }
 
-  /** Resolves once no slot is running an invocation (each is polling or has ended). */
+  /** Resolves once no invocation is running (every slot is polling or has ended). */
   #quiet(): Promise<void> {
     const { promise, resolve } = Promise.withResolvers<void>()
     this.#quietCheck = () => {
-      if (this.#slots.some((slot) => slot.busy)) return
+      if (this.#inFlight.size > 0) return
       this.#quietCheck = undefined
       resolve()
     }
@@ -303,13 +301,7 @@ export class Runtime {
       } catch {
         return // stopPolling() or close(): the only ways next() rejects.
       }
-      slot.busy = true
-      try {
-        await this.#invoke(slot.client, next)
-      } finally {
-        slot.busy = false
-        this.#quietCheck?.()
-      }
+      await this.#invoke(slot.client, next)
     }
   }
 
@@ -363,6 +355,7 @@ export class Runtime {
     } finally {
       rawClearTimeout(timer)
       this.#inFlight.delete(invocation)
+      this.#quietCheck?.()
     }
   }
 
