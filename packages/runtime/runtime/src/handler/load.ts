@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { basename, isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { isStreamingHandler } from '@lmi/core/internal'
@@ -90,7 +90,7 @@ export function resolveHandlerFile(
   tried: string[]
 } {
   const { modulePath } = parseHandlerName(handler)
-  const base = isAbsolute(modulePath) ? modulePath : resolve(taskRoot, modulePath)
+  const base = moduleBase(taskRoot, modulePath)
   const typescript = Boolean((process.features as { typescript?: unknown }).typescript)
   const extensions = typescript ? [...JS_EXTENSIONS, ...TS_EXTENSIONS] : JS_EXTENSIONS
   const tried = extensions.map((extension) => basename(base) + extension)
@@ -103,11 +103,16 @@ export function resolveHandlerFile(
   return { file, others, stale, tried }
 }
 
+/** The module's path, without extension, as the handler name gives it under `taskRoot`. */
+function moduleBase(taskRoot: string, modulePath: string): string {
+  return isAbsolute(modulePath) ? modulePath : resolve(taskRoot, modulePath)
+}
+
 function isFile(path: string): boolean {
   try {
-    return existsSync(path) && statSync(path).isFile()
+    return statSync(path, { throwIfNoEntry: false })?.isFile() === true
   } catch {
-    return false
+    return false // unreadable: as good as absent
   }
 }
 
@@ -137,7 +142,7 @@ export async function loadHandler(taskRoot: string, handler: string): Promise<Lo
   const { modulePath, exportPath } = parseHandlerName(handler)
   const { file, tried } = resolveHandlerFile(taskRoot, handler)
   if (file === undefined) {
-    const base = isAbsolute(modulePath) ? modulePath : resolve(taskRoot, modulePath)
+    const base = moduleBase(taskRoot, modulePath)
     throw new HandlerLoadError(
       'Runtime.ImportModuleError',
       `Error: Cannot find module '${modulePath}' under ${taskRoot} (tried ${tried.join(', ')})` +
