@@ -103,7 +103,7 @@ function read(value: object, key: PropertyKey): unknown {
 }
 
 /** `instanceof Error` that survives proxies whose `getPrototypeOf` trap throws or is revoked. */
-function isError(value: unknown): value is Error {
+export function isError(value: unknown): value is Error {
   try {
     return value instanceof Error
   } catch {

@@ -14,7 +14,7 @@ export {
   userStack,
 } from './detect/findings.ts'
 export { rawClearTimeout, rawSetImmediate, rawSetTimeout } from './detect/raw-timers.ts'
-export { describe, hasBrand } from './errors.ts'
+export { describe, hasBrand, isError } from './errors.ts'
 export {
   createLambdaContext,
   functionInfoFromEnv,

@@ -1,6 +1,6 @@
 import { format } from 'node:util'
 import { InvalidConfigurationError, toErrorResponse } from '@lmi/core'
-import { describe, invocationStorage } from '@lmi/core/internal'
+import { describe, invocationStorage, isError } from '@lmi/core/internal'
 
 /**
  * Lambda's log levels, lowest first (`AWS_LAMBDA_LOG_LEVEL`).
@@ -151,14 +151,6 @@ export class RuntimeLog {
     target.error = bind('ERROR')
     target.debug = bind('DEBUG')
     target.trace = bind('TRACE')
-  }
-}
-
-function isError(value: unknown): value is Error {
-  try {
-    return value instanceof Error
-  } catch {
-    return false // a proxy whose getPrototypeOf trap throws, or a revoked one
   }
 }
 
