@@ -3,8 +3,8 @@
 // API emulator at the function's PerExecutionEnvironmentMaxConcurrency.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createInterface } from 'node:readline'
 import { createEmulator, type Emulator, type InvokeResult } from '@lmi/dev/emulator'
+import { collectLines } from '../test-support/processes.ts'
 import { nodePath } from './build.ts'
 import type { FunctionBuild } from './template.ts'
 
@@ -70,18 +70,7 @@ export async function startExample(options: {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  const logs: Array<Record<string, unknown>> = []
-  const stderr: string[] = []
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    try {
-      logs.push(JSON.parse(line) as Record<string, unknown>)
-    } catch {
-      logs.push({ raw: line })
-    }
-  })
-  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) =>
-    stderr.push(line),
-  )
+  const { logs, stderr } = collectLines(child)
   const exited = once(child, 'exit').then(([code]) => code as number | null)
   return {
     emulator,

@@ -5,9 +5,9 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { pathToFileURL } from 'node:url'
 import type { Emulator, InvokeResult } from '@lmi/dev/emulator'
+import { collectLines } from '../test-support/processes.ts'
 import { childEnv } from './project.ts'
 
 /** The installed `@lmi/dev/emulator` module. */
@@ -84,18 +84,7 @@ export async function startRuntime(options: {
     }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  const logs: RunningRuntime['logs'] = []
-  const stderr: string[] = []
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    try {
-      logs.push(JSON.parse(line) as Record<string, unknown>)
-    } catch {
-      logs.push({ raw: line })
-    }
-  })
-  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) =>
-    stderr.push(line),
-  )
+  const { logs, stderr } = collectLines(child)
   const exited = once(child, 'exit')
   const close = async () => {
     if (child.exitCode === null && child.signalCode === null) {

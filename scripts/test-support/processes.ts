@@ -1,7 +1,8 @@
-// What the CLI tests of several packages share about the processes they start.
+// What the tests and the demo share about the processes they start.
 import type { ChildProcess } from 'node:child_process'
 import { spawnSync } from 'node:child_process'
 import { once } from 'node:events'
+import { createInterface } from 'node:readline'
 
 /**
  * Everything `child` prints, and its exit code, once it has exited.
@@ -46,4 +47,33 @@ export function oldNodeCommand(bin: string, args: readonly string[] = []): strin
     bin,
     ...args,
   ]
+}
+
+/**
+ * The lines a runtime process prints, collected as they come: stdout's parsed as JSON (Lambda's
+ * JSON log format; `{ raw }` for any other line), stderr's as text.
+ *
+ * @example
+ * ```ts
+ * const { logs } = collectLines(child)
+ * logs.filter((record) => record.level === 'ERROR')
+ * ```
+ */
+export function collectLines(child: ChildProcess): {
+  logs: Array<Record<string, unknown>>
+  stderr: string[]
+} {
+  const logs: Array<Record<string, unknown>> = []
+  const stderr: string[] = []
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    try {
+      logs.push(JSON.parse(line) as Record<string, unknown>)
+    } catch {
+      logs.push({ raw: line })
+    }
+  })
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) =>
+    stderr.push(line),
+  )
+  return { logs, stderr }
 }
