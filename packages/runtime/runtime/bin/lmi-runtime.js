@@ -10,5 +10,6 @@ if (major < 22 || (major === 22 && minor < 19)) {
   )
   process.exit(2)
 }
-const { runRuntime } = await import('@lmi/runtime')
+// The bootstrap alone: the main thread of a runtime with worker threads loads no HTTP client.
+const { runRuntime } = await import('@lmi/runtime/bootstrap')
 await runRuntime(process.argv[2])

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import {
+  type ErrorResponse,
   type FunctionInfo,
   HttpResponseStream,
   InvalidConfigurationError,
@@ -17,12 +18,19 @@ import {
   setFindingSink,
   sharedStateModeFromEnv,
 } from '@lmi/core/internal'
-import { RuntimeApiClient } from './client/runtime-api.ts'
 import { loadHandler } from './handler/load.ts'
 import { type LogSettings, logSettingsFromEnv, RuntimeLog } from './log/log.ts'
-import { Runtime } from './scheduler/runtime.ts'
+import { Executor } from './scheduler/executor.ts'
 import { onStopSignals } from './scheduler/shutdown.ts'
-import { runWorkers, type WorkerData, workerCountFromEnv } from './scheduler/workers.ts'
+import {
+  type DispatcherData,
+  type ExecutorData,
+  serveWorker,
+  superviseDispatcher,
+  type WorkerData,
+  type WorkerMessage,
+  workerCountFromEnv,
+} from './scheduler/workers.ts'
 
 /**
  * Everything the runtime reads from its environment at start-up.
@@ -148,33 +156,25 @@ export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Pr
     process.stderr.write(`lmi-runtime: ${describe(error)}\n`)
     const runtimeApi = env.AWS_LAMBDA_RUNTIME_API
     if (runtimeApi !== undefined && /^[^\s/:]+:\d+$/.test(runtimeApi)) {
-      await reportInitError(runtimeApi, error)
+      await reportInitError(runtimeApi, toErrorResponse(error))
     }
     return 1
   }
   exitWhenLogsClose()
   const log = new RuntimeLog(config.log)
-  let slots = config.concurrency
-  if (isMainThread) {
+  const role = isMainThread ? undefined : (workerData as WorkerData)
+  if (role === undefined) {
     let workers: number
     try {
       workers = workerCountFromEnv(env, cpuQuota(), config.concurrency)
     } catch (error) {
       process.stderr.write(`lmi-runtime: ${describe(error)}\n`)
-      await reportInitError(config.runtimeApi, error)
+      await reportInitError(config.runtimeApi, toErrorResponse(error))
       return 1
     }
-    if (workers > 1) {
-      return runWorkers({
-        runtimeApi: config.runtimeApi,
-        concurrency: config.concurrency,
-        workers,
-        handlerArg,
-        log,
-      })
-    }
-  } else {
-    slots = (workerData as WorkerData).slots
+    if (workers > 0) return superviseDispatcher({ workers, handlerArg, log })
+  } else if (role.role === 'dispatcher') {
+    return serveFromWorkers(config, role, log)
   }
   installAwsLambdaGlobal()
   log.patchConsole()
@@ -190,32 +190,84 @@ export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Pr
     const body = toErrorResponse(error)
     log.log('ERROR', body, { errorType: body.errorType, errorMessage: body.errorMessage })
     if (parentPort !== null) {
-      // In a worker thread: the main thread reports the init failure once for all workers.
-      parentPort.postMessage({ type: 'init-error', error: body })
+      // In a worker thread: the dispatcher reports the init failure once for all workers.
+      parentPort.postMessage({ type: 'init-error', error: body } satisfies WorkerMessage)
     } else {
-      await reportInitError(config.runtimeApi, error)
+      await reportInitError(config.runtimeApi, body)
     }
     return 1
   }
+  if (role !== undefined) {
+    const executor = new Executor({
+      runtimeApi: config.runtimeApi,
+      handler,
+      functionInfo: config.functionInfo,
+      log,
+      concurrency: config.concurrency,
+      sequential: false,
+    })
+    return serveWorker(executor, log, role as ExecutorData)
+  }
+  // Loaded here, not at the top: worker threads that run handlers never poll, and load no
+  // HTTP client.
+  const { Runtime } = await import('./scheduler/runtime.ts')
   const runtime = new Runtime({
     runtimeApi: config.runtimeApi,
     handler,
-    concurrency: slots,
+    concurrency: config.concurrency,
     sequential: config.concurrency === 1,
     functionInfo: config.functionInfo,
     log,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
   })
-  if (parentPort !== null) {
-    parentPort.on('message', (message: { type?: string }) => {
-      if (message.type === 'stop') void runtime.stop()
-    })
-    await runtime.start()
-    return runtime.exitCode
-  }
   const removeStopSignals = onStopSignals(log, () => runtime.stop())
   await runtime.start()
   removeStopSignals()
+  return runtime.exitCode
+}
+
+/**
+ * The dispatcher thread: it loads no handler and runs no handler code; it starts the workers
+ * that do, polls the Runtime API, routes each invocation to a worker and posts the answers.
+ * The main thread tells it to stop.
+ */
+async function serveFromWorkers(
+  config: RuntimeConfig,
+  data: DispatcherData,
+  log: RuntimeLog,
+): Promise<number> {
+  const [{ Runtime }, { WorkerExecutors }] = await Promise.all([
+    import('./scheduler/runtime.ts'),
+    import('./scheduler/workers.ts'),
+  ])
+  let started: Awaited<ReturnType<typeof WorkerExecutors.start>>
+  try {
+    started = await WorkerExecutors.start({
+      workers: data.workers,
+      handlerArg: data.handlerArg,
+      log,
+    })
+  } catch (error) {
+    process.stderr.write(`lmi-runtime: ${describe(error)}\n`)
+    await reportInitError(config.runtimeApi, toErrorResponse(error))
+    return 1
+  }
+  if ('initError' in started) {
+    await reportInitError(config.runtimeApi, started.initError)
+    return 1
+  }
+  const runtime = new Runtime({
+    runtimeApi: config.runtimeApi,
+    executors: started.executors,
+    concurrency: config.concurrency,
+    functionInfo: config.functionInfo,
+    log,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+  })
+  parentPort?.on('message', (message: { type?: string }) => {
+    if (message.type === 'stop') void runtime.stop()
+  })
+  await runtime.start()
   return runtime.exitCode
 }
 
@@ -235,10 +287,11 @@ export async function runRuntime(handlerArg?: string): Promise<never> {
   process.exit(code)
 }
 
-async function reportInitError(runtimeApi: string, error: unknown): Promise<void> {
+async function reportInitError(runtimeApi: string, error: ErrorResponse): Promise<void> {
+  const { RuntimeApiClient } = await import('./client/runtime-api.ts')
   const client = new RuntimeApiClient(runtimeApi)
   try {
-    await client.postInitError(toErrorResponse(error))
+    await client.postInitError(error)
   } catch (postError) {
     process.stderr.write(`lmi-runtime: could not report the init error: ${describe(postError)}\n`)
   } finally {

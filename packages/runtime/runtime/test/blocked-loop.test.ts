@@ -52,3 +52,47 @@ describe('a blocked event loop', () => {
     )
   })
 })
+
+describe('a blocked event loop, with the default worker threads (issue 12, case 10)', () => {
+  it('routes the invocations that arrive while one loop spins to a free loop, and answers the spinner at its deadline', async () => {
+    // Prepare: the defaults (no LMI_WORKERS): worker threads, the main thread polling. A 2 s
+    // function timeout; a grace long enough that every timeout the emulator records is one
+    // the runtime posted.
+    runtime = await startRuntime({
+      handler: 'blocking.handler',
+      concurrency: 16,
+      env: { LMI_WORKERS: '' },
+      emulator: { timeoutMs: 2000, timeoutGraceMs: 20_000 },
+    })
+    const spinMs = 4000
+    const delivered = new Promise((resolve) => runtime?.emulator.once('delivered', resolve))
+    const spinner = runtime.emulator.invoke({ spinMs })
+    await delivered
+    await runtime.waitForLog((record) => record.message === 'spinning')
+    // Act: 15 invocations of 10 ms of I/O while one loop spins for twice the timeout.
+    const others = await Promise.all(
+      Array.from({ length: 15 }, () => runtime?.emulator.invoke({}) as Promise<InvokeResult>),
+    )
+    const spun = await spinner
+    // Assess: at most one (sent to the spinning loop before it was seen blocked) waits for it.
+    const inTime = others.filter(
+      (result) => result.status === 'success' && result.endedAt - (result.deliveredAt ?? 0) < 2000,
+    )
+    assert.ok(inTime.length >= 14, `${inTime.length} of 15 answered in time`)
+    for (const result of others) {
+      if (result.status === 'success') continue
+      assert.equal(result.status, 'timeout', JSON.stringify(result.error))
+      assert.match(result.error?.errorMessage ?? '', /Task timed out after 2\.00 seconds$/)
+    }
+    // The spinner: its own timeout, posted by the runtime before the spin could end.
+    assert.equal(spun.status, 'timeout', JSON.stringify(spun.payload.toString()))
+    assert.equal(spun.timedOutBy, 'runtime')
+    assert.match(spun.error?.errorMessage ?? '', /Task timed out after 2\.00 seconds$/)
+    assert.ok(spun.endedAt - (spun.deliveredAt ?? 0) < spinMs, 'answered before the spin ended')
+    assert.ok(runtime.logs.some((record) => record.code === 'LMI_DEADLINE_BACKSTOP'))
+    assert.deepEqual(
+      runtime.stderr.filter((line) => line.includes('TimeoutNegativeWarning')),
+      [],
+    )
+  })
+})

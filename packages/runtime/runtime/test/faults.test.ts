@@ -483,7 +483,7 @@ describe('init failures', () => {
       handler: 'throws.handler',
       env: { AWS_LAMBDA_MAX_CONCURRENCY: '16', LMI_WORKERS: '-1' },
       errorType: 'InvalidConfigurationError',
-      message: /LMI_WORKERS must be a positive integer, got "-1"/,
+      message: /LMI_WORKERS must be 0 or a positive integer, got "-1"/,
     },
   ]
 

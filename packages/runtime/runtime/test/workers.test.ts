@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, it } from 'node:test'
-import { defaultWorkerCount, splitSlots } from '../src/scheduler/workers.ts'
+import { defaultWorkerCount, workerCountFromEnv } from '../src/scheduler/workers.ts'
 import { json, type RuntimeUnderTest, startRuntime } from './helpers/runtime-process.ts'
 
 let current: RuntimeUnderTest | undefined
@@ -25,20 +25,25 @@ function allSlotsPolling(runtime: RuntimeUnderTest, slots: number): Promise<void
 }
 
 describe('worker threads (LMI_WORKERS)', () => {
-  it('splits the slots as evenly as possible', () => {
-    assert.deepEqual(splitSlots(64, 2), [32, 32])
-    assert.deepEqual(splitSlots(10, 3), [4, 3, 3])
-    assert.deepEqual(splitSlots(2, 2), [1, 1])
+  it('defaults to none in classic mode; else one worker per two whole CPUs, at least two, never more than the concurrency', () => {
+    assert.equal(defaultWorkerCount(2, 1), 0)
+    assert.equal(defaultWorkerCount(2, 64), 2)
+    assert.equal(defaultWorkerCount(1, 64), 2)
+    assert.equal(defaultWorkerCount(0.5, 64), 2)
+    assert.equal(defaultWorkerCount(4, 64), 2)
+    assert.equal(defaultWorkerCount(9.5, 64), 4)
+    assert.equal(defaultWorkerCount(16, 4), 4)
+    assert.equal(defaultWorkerCount(8, 2), 2)
   })
 
-  it('defaults to one worker per two whole CPUs, at least one, never more than the concurrency', () => {
-    assert.equal(defaultWorkerCount(2, 64), 1)
-    assert.equal(defaultWorkerCount(1, 64), 1)
-    assert.equal(defaultWorkerCount(0.5, 64), 1)
-    assert.equal(defaultWorkerCount(4, 64), 2)
-    assert.equal(defaultWorkerCount(5.5, 64), 2)
-    assert.equal(defaultWorkerCount(16, 4), 4)
-    assert.equal(defaultWorkerCount(8, 1), 1)
+  it('reads LMI_WORKERS: 0 runs handlers on the main thread, never more workers than the concurrency', () => {
+    assert.equal(workerCountFromEnv({ LMI_WORKERS: '0' }, 2, 64), 0)
+    assert.equal(workerCountFromEnv({ LMI_WORKERS: '8' }, 2, 4), 4)
+    assert.equal(workerCountFromEnv({ LMI_WORKERS: ' ' }, 2, 64), 2)
+    assert.throws(() => workerCountFromEnv({ LMI_WORKERS: '1.5' }, 2, 64), {
+      name: 'InvalidConfigurationError',
+      message: 'LMI_WORKERS must be 0 or a positive integer, got "1.5"',
+    })
   })
 
   it('serves invocations from every worker thread within the concurrency limit', async () => {

@@ -106,7 +106,10 @@ function parseJsonHeader<T>(value: string | undefined): T | undefined {
 }
 
 /** Builds the `Context` for one invocation. */
-export function createLambdaContext(info: FunctionInfo, next: NextInvocation): LambdaContext {
+export function createLambdaContext(
+  info: FunctionInfo,
+  next: Omit<NextInvocation, 'body'>,
+): LambdaContext {
   const deadlineMs = next.deadlineMs
   const context: LambdaContext = {
     callbackWaitsForEmptyEventLoop: true,

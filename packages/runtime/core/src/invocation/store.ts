@@ -182,7 +182,7 @@ export class InvocationState implements Invocation {
   }
 
   /** The invocation the Runtime API handed out. */
-  static fromNext(next: NextInvocation, info: FunctionInfo): InvocationState {
+  static fromNext(next: Omit<NextInvocation, 'body'>, info: FunctionInfo): InvocationState {
     return new InvocationState({
       requestId: next.requestId,
       tenantId: next.tenantId,

@@ -3,37 +3,24 @@ import type { ErrorResponse } from '@lmi/core'
 import { MAX_FUNCTION_TIMEOUT_MS, type NextInvocation, rawSetImmediate } from '@lmi/core/internal'
 import { Client, type Dispatcher } from 'undici'
 import { RuntimeApiFatalError } from '../errors.ts'
+import {
+  ALREADY_DELIVERED,
+  API_PREFIX,
+  headerSafe,
+  invocationPath,
+  JSON_CONTENT_TYPE,
+  NEXT_PATH,
+  RESPONSE_LIMIT_BYTES,
+} from './protocol.ts'
 
 export type { NextInvocation }
 // The deadline assumed when the Runtime API sends none the runtime can use (parseDeadline).
-export { MAX_FUNCTION_TIMEOUT_MS }
-
-/**
- * Lambda's limit for a buffered response payload (6 MB).
- *
- * @example
- * ```ts
- * if (body.length > RESPONSE_LIMIT_BYTES) throw new ResponseSizeTooLargeError(body.length, RESPONSE_LIMIT_BYTES)
- * ```
- */
-export const RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024
-
-const API_PREFIX = '/2018-06-01/runtime'
-const NEXT_PATH = `${API_PREFIX}/invocation/next`
-const JSON_CONTENT_TYPE = 'application/json'
-
-/**
- * The path of an invocation's `response` or `error` endpoint. The request id is
- * percent-encoded: it is whatever the Runtime API sent, and a space or a `/` in it would
- * otherwise make an invalid request or another path.
- *
- * @example
- * ```ts
- * invocationPath('a b/c', 'response') // '/2018-06-01/runtime/invocation/a%20b%2Fc/response'
- * ```
- */
-export function invocationPath(requestId: string, action: 'response' | 'error'): string {
-  return `${API_PREFIX}/invocation/${encodeURIComponent(requestId)}/${action}`
+export {
+  ALREADY_DELIVERED,
+  headerSafe,
+  invocationPath,
+  MAX_FUNCTION_TIMEOUT_MS,
+  RESPONSE_LIMIT_BYTES,
 }
 
 interface RawResponse {
@@ -41,19 +28,6 @@ interface RawResponse {
   headers: Record<string, string | string[] | undefined>
   body: Buffer
 }
-
-/**
- * What `postResponse`/`postError` resolve with when a retry was refused because an earlier
- * attempt had already delivered the answer (its acknowledgement was lost with the connection).
- * HTTP 208 "Already Reported", which the Runtime API never sends itself: a success, not a
- * refusal.
- *
- * @example
- * ```ts
- * if ((await api.postResponse(requestId, body)) === ALREADY_DELIVERED) log('delivered before the retry')
- * ```
- */
-export const ALREADY_DELIVERED = 208
 
 /** Backoff for `/next` failures: 10 ms doubling to 1 s. */
 export interface RetryPolicy {
@@ -112,24 +86,6 @@ class CollectHandler implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     this.#reject(error)
   }
-}
-
-/**
- * An error type fit for a header: any name a handler gave its error may hold a newline or a
- * control character, which undici refuses to send (the answer would be lost). Those, and
- * `%` itself, are percent-encoded, as AWS's runtime does for DEL; the body keeps the name as is.
- */
-export function headerSafe(value: string): string {
-  return value.replace(/[^\t\x20-\x24\x26-\x7e]/gu, percentEncode)
-}
-
-function percentEncode(char: string): string {
-  // Through UTF-8 bytes rather than encodeURIComponent, which throws on a lone surrogate.
-  let encoded = ''
-  for (const byte of Buffer.from(char, 'utf8')) {
-    encoded += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
-  }
-  return encoded
 }
 
 function header(headers: RawResponse['headers'], name: string): string | undefined {
@@ -227,7 +183,11 @@ export class RuntimeApiClient {
   }
 
   /** Posts a buffered response. The caller has already checked the 6 MB limit. */
-  postResponse(requestId: string, body: Buffer, contentType = JSON_CONTENT_TYPE): Promise<number> {
+  postResponse(
+    requestId: string,
+    body: Buffer | string,
+    contentType = JSON_CONTENT_TYPE,
+  ): Promise<number> {
     return this.#post(invocationPath(requestId, 'response'), body, {
       'content-type': contentType,
     })
@@ -235,7 +195,7 @@ export class RuntimeApiClient {
 
   /** Posts a function error with the error-type header. */
   postError(requestId: string, error: ErrorResponse): Promise<number> {
-    return this.#post(invocationPath(requestId, 'error'), Buffer.from(JSON.stringify(error)), {
+    return this.#post(invocationPath(requestId, 'error'), JSON.stringify(error), {
       'content-type': JSON_CONTENT_TYPE,
       'lambda-runtime-function-error-type': headerSafe(error.errorType),
     })
@@ -243,7 +203,7 @@ export class RuntimeApiClient {
 
   /** Posts an initialisation failure. */
   postInitError(error: ErrorResponse): Promise<number> {
-    return this.#post(`${API_PREFIX}/init/error`, Buffer.from(JSON.stringify(error)), {
+    return this.#post(`${API_PREFIX}/init/error`, JSON.stringify(error), {
       'content-type': JSON_CONTENT_TYPE,
       'lambda-runtime-function-error-type': headerSafe(error.errorType),
     })
@@ -259,7 +219,11 @@ export class RuntimeApiClient {
    * had read the request, the answer was delivered and the retry is refused as a second
    * answer to the same invocation.
    */
-  async #post(path: string, body: Buffer, headers: Record<string, string>): Promise<number> {
+  async #post(
+    path: string,
+    body: Buffer | string,
+    headers: Record<string, string>,
+  ): Promise<number> {
     let delay = this.#retry.initialDelayMs
     for (let attempt = 1; ; attempt++) {
       try {

@@ -1,28 +1,95 @@
-import { Agent } from 'node:http'
 import { type FunctionInfo, InvocationTimeoutError, LmiError, toErrorResponse } from '@lmi/core'
-import {
-  describe,
-  HANDLER_HIGHWATERMARK,
-  InvocationState,
-  invocationStorage,
-  type NextInvocation,
-  type Outcome,
-  rawClearTimeout,
-  rawSetTimeout,
-  runShutdownHooks,
-} from '@lmi/core/internal'
-import { ALREADY_DELIVERED, RESPONSE_LIMIT_BYTES, RuntimeApiClient } from '../client/runtime-api.ts'
-import {
-  ResponseSizeTooLargeError,
-  RuntimeApiFatalError,
-  SerializationError,
-  ShutdownTimeoutError,
-  UncaughtExceptionError,
-  UnhandledRejectionError,
-} from '../errors.ts'
+import { describe, type NextInvocation, rawClearTimeout, rawSetTimeout } from '@lmi/core/internal'
+import { ALREADY_DELIVERED, RESPONSE_LIMIT_BYTES } from '../client/protocol.ts'
+import { RuntimeApiClient } from '../client/runtime-api.ts'
+import { ResponseSizeTooLargeError, RuntimeApiFatalError, ShutdownTimeoutError } from '../errors.ts'
 import type { LoadedHandler } from '../handler/load.ts'
 import type { RuntimeLog } from '../log/log.ts'
-import { ResponseStream } from '../streaming/response-stream.ts'
+import { type Answer, Executor, type Job } from './executor.ts'
+import { runShutdownHooksWithin, settlesWithin } from './shutdown.ts'
+
+/**
+ * Where a {@link Runtime} runs its invocations: on its own event loop ({@link LocalExecutors})
+ * or in worker threads (`WorkerExecutors`).
+ *
+ * @example
+ * ```ts
+ * const runtime = new Runtime({ runtimeApi, concurrency: 64, log, executors: new LocalExecutors(options) })
+ * ```
+ */
+export interface Executors {
+  /**
+   * The handlers run on other event loops than the runtime's (worker threads): a handler that
+   * blocks its loop cannot block the runtime's, which then answers for it at its deadline.
+   */
+  readonly isolated: boolean
+  /** The handler streams its response: the executor sends its answer itself. */
+  readonly streaming: boolean
+  /** Installs containment; `onFault` is called on a fault no invocation owns. */
+  start(onFault: () => void): void
+  /**
+   * Runs the job somewhere and resolves with its answer; never rejects. A job the runtime has
+   * answered itself meanwhile is flagged `withdrawn` and, if still queued, never started.
+   */
+  execute(job: DispatchedJob): Promise<Answer>
+  /** The shutdown budget is spent: end every invocation still running with `error`. */
+  cancelAll(error: Error): void
+  /** Runs the shutdown hooks (bounded) and releases what the executors hold. */
+  close(): Promise<void>
+  /** Handlers still running although their invocation has ended. */
+  lingering(): number
+}
+
+/** A {@link Job} as the runtime tracks it. */
+export interface DispatchedJob extends Job {
+  /** Set once the runtime answered the invocation itself (deadline, shutdown budget). */
+  withdrawn: boolean
+}
+
+/**
+ * The handler on the runtime's own event loop: no thread hop, and nothing to answer for a
+ * handler that blocks the loop, since that blocks the runtime too.
+ *
+ * @example
+ * ```ts
+ * const executors = new LocalExecutors({ runtimeApi, handler, functionInfo, log, concurrency: 1, sequential: true })
+ * ```
+ */
+export class LocalExecutors implements Executors {
+  readonly isolated = false
+  readonly #executor: Executor
+  readonly #log: RuntimeLog
+
+  constructor(options: ConstructorParameters<typeof Executor>[0]) {
+    this.#executor = new Executor(options)
+    this.#log = options.log
+  }
+
+  get streaming(): boolean {
+    return this.#executor.streaming
+  }
+
+  start(onFault: () => void): void {
+    this.#executor.start(onFault)
+  }
+
+  execute(job: DispatchedJob): Promise<Answer> {
+    return this.#executor.execute(job)
+  }
+
+  cancelAll(error: Error): void {
+    this.#executor.cancelAll(error)
+  }
+
+  async close(): Promise<void> {
+    await runShutdownHooksWithin(this.#log)
+    this.#executor.close()
+  }
+
+  lingering(): number {
+    return this.#executor.lingering
+  }
+}
 
 /**
  * Options of {@link Runtime}.
@@ -35,7 +102,10 @@ import { ResponseStream } from '../streaming/response-stream.ts'
 export interface RuntimeOptions {
   /** `host:port` of the Runtime API (`AWS_LAMBDA_RUNTIME_API`). */
   runtimeApi: string
-  handler: LoadedHandler
+  /** The handler, run on the runtime's own loop; or give {@link executors}. */
+  handler?: LoadedHandler
+  /** Where invocations run (worker threads); default {@link LocalExecutors} with `handler`. */
+  executors?: Executors
   /** Invocations in flight at once; 1 runs a strictly sequential loop. */
   concurrency: number
   functionInfo: FunctionInfo
@@ -55,7 +125,7 @@ export interface RuntimeOptions {
    * Classic one-at-a-time Lambda (`AWS_LAMBDA_MAX_CONCURRENCY` unset or 1): like AWS's runtime,
    * set `process.env._X_AMZN_TRACE_ID` to each invocation's trace id, for the X-Ray SDK. Never
    * in concurrent mode, where one process-wide variable would hand every invocation the trace
-   * id of whichever started last. Default: `concurrency === 1`.
+   * id of whichever started last. Default: `concurrency === 1`. (With `handler` only.)
    */
   sequential?: boolean
   /** Install `uncaughtException` / `unhandledRejection` containment. Default true. */
@@ -85,6 +155,12 @@ interface Slot {
   loop: Promise<void>
 }
 
+interface Running {
+  job: DispatchedJob
+  /** Answers the invocation in the runtime's name (deadline backstop, shutdown budget). */
+  settle: ((answer: Answer) => void) | undefined
+}
+
 const STOP = new LmiError('The runtime is stopping', 'LMI_STOPPING')
 
 /**
@@ -92,24 +168,16 @@ const STOP = new LmiError('The runtime is stopping', 'LMI_STOPPING')
  * whose `/next` answer was still arriving) may take to post before connections close.
  */
 export const SHUTDOWN_ANSWER_MARGIN_MS = 1000
-/** How long the shutdown hooks may run, together, before the runtime exits without them. */
-export const SHUTDOWN_HOOKS_TIMEOUT_MS = 1000
+export { SHUTDOWN_HOOKS_TIMEOUT_MS } from './shutdown.ts'
+/**
+ * With worker threads: how long after an invocation's deadline the runtime waits for its
+ * executor's answer (a timeout, normally sent at the deadline itself) before answering for it.
+ * Only a blocked event loop takes this long; Lambda's own cut-off comes shortly after.
+ */
+export const DEADLINE_BACKSTOP_MS = 10
 
-/** Resolves true if `promise` settles within `ms`, false otherwise; never rejects. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timedOut = new Promise<false>((resolve) => {
-    timer = rawSetTimeout(resolve, ms, false)
-  })
-  const settled = promise.then(
-    () => true,
-    () => true,
-  )
-  try {
-    return await Promise.race([settled, timedOut])
-  } finally {
-    rawClearTimeout(timer)
-  }
+function errorAnswer(error: unknown, timedOut: boolean): Answer {
+  return { type: 'error', error: toErrorResponse(error), timedOut }
 }
 
 /**
@@ -117,11 +185,12 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
  * next → invoke → respond on its own keep-alive connection, so at most `concurrency`
  * invocations are ever in flight and each response goes to its own request id.
  *
- * Each invocation runs in its own AsyncLocalStorage context. Faults that escape an
- * invocation's promise chain (a throw in a timer, a floating rejection) are attributed to it
- * through that context and fail it alone; a fault no invocation owns drains the others and
- * exits non-zero. At the deadline the invocation's signal aborts and the timeout is reported;
- * the slot is free again as soon as the invocation is answered.
+ * The invocations run in {@link Executors}: each in its own AsyncLocalStorage context, faults
+ * that escape one attributed to it through that context and failing it alone (a fault no
+ * invocation owns drains the others and exits non-zero), its signal aborting at the deadline.
+ * With worker threads the runtime's own loop runs no handler code: it keeps polling, routes
+ * work away from a blocked loop and answers, at its deadline, for an invocation whose loop is
+ * blocked. A slot is free again as soon as its invocation is answered.
  *
  * @example
  * ```ts
@@ -132,20 +201,17 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
  */
 export class Runtime {
   readonly #options: RuntimeOptions
-  readonly #handler: LoadedHandler
+  readonly #executors: Executors
   readonly #log: RuntimeLog
   readonly #exit: (code: number) => void
-  readonly #sequential: boolean
   readonly #slots: Slot[] = []
-  readonly #stats: Omit<RuntimeStats, 'inFlight'> = {
+  readonly #stats: Omit<RuntimeStats, 'inFlight' | 'lingering'> = {
     peakInFlight: 0,
     succeeded: 0,
     failed: 0,
     timedOut: 0,
-    lingering: 0,
   }
-  readonly #inFlight = new Set<InvocationState>()
-  #streamAgent: Agent | undefined
+  readonly #inFlight = new Set<Running>()
   #stopping: Promise<void> | undefined
   /** Resolves once {@link stop} has finished, even if a slot loop is still stuck. */
   readonly #stopped = Promise.withResolvers<void>()
@@ -157,15 +223,26 @@ export class Runtime {
   #exitCode = 0
   /** The function's timeout as far as seen: see {@link #learnTimeout}. */
   #timeoutMs = 1000
-  readonly #onUncaught = (error: unknown) => this.#contain(error, 'exception')
-  readonly #onUnhandled = (reason: unknown) => this.#contain(reason, 'rejection')
 
   constructor(options: RuntimeOptions) {
     this.#options = options
-    this.#handler = options.handler
     this.#log = options.log
     this.#exit = options.exit ?? ((code) => process.exit(code))
-    this.#sequential = options.sequential ?? options.concurrency === 1
+    if (options.executors !== undefined) {
+      this.#executors = options.executors
+    } else if (options.handler !== undefined) {
+      this.#executors = new LocalExecutors({
+        runtimeApi: options.runtimeApi,
+        handler: options.handler,
+        functionInfo: options.functionInfo,
+        log: options.log,
+        concurrency: options.concurrency,
+        sequential: options.sequential ?? options.concurrency === 1,
+        containFaults: options.containFaults,
+      })
+    } else {
+      throw new LmiError('Runtime needs a handler or executors', 'LMI_INVALID_CONFIGURATION')
+    }
   }
 
   /** 0, or 1 once an unattributable fault has made the runtime stop. */
@@ -174,17 +251,21 @@ export class Runtime {
   }
 
   stats(): RuntimeStats {
-    return { ...this.#stats, inFlight: this.#inFlight.size }
+    return {
+      ...this.#stats,
+      inFlight: this.#inFlight.size,
+      lingering: this.#executors.lingering(),
+    }
   }
 
   /** Starts polling; resolves once the runtime has stopped (see {@link stop}). */
   async start(): Promise<void> {
     if (this.#started) throw new LmiError('Runtime already started', 'LMI_ALREADY_STARTED')
     this.#started = true
-    if (this.#options.containFaults !== false) {
-      process.on('uncaughtException', this.#onUncaught)
-      process.on('unhandledRejection', this.#onUnhandled)
-    }
+    this.#executors.start(() => {
+      this.#exitCode = 1
+      void this.stop()
+    })
     for (let index = 0; index < this.#options.concurrency; index++) {
       const client = new RuntimeApiClient(this.#options.runtimeApi)
       const slot: Slot = { client, loop: Promise.resolve() }
@@ -201,7 +282,7 @@ export class Runtime {
    * Stops polling, lets in-flight invocations finish (up to `shutdownTimeoutMs`, the budget),
    * answers those still running with {@link ShutdownTimeoutError} (posting for up to
    * {@link SHUTDOWN_ANSWER_MARGIN_MS}), runs the shutdown hooks (for up to
-   * {@link SHUTDOWN_HOOKS_TIMEOUT_MS}) and releases connections. Idempotent.
+   * `SHUTDOWN_HOOKS_TIMEOUT_MS`) and releases connections. Idempotent.
    */
   stop(): Promise<void> {
     this.#stopping ??= this.#shutdown()
@@ -211,22 +292,8 @@ export class Runtime {
   async #shutdown(): Promise<void> {
     try {
       await this.#drain()
-      const hooks = runShutdownHooks((error) => {
-        this.#log.log('ERROR', `Shutdown hook failed: ${describe(error)}`, {
-          code: 'LMI_SHUTDOWN_HOOK',
-        })
-      })
-      if (!(await settlesWithin(hooks, SHUTDOWN_HOOKS_TIMEOUT_MS))) {
-        this.#log.log(
-          'WARN',
-          `Shutdown hooks still running after ${SHUTDOWN_HOOKS_TIMEOUT_MS} ms: exiting without them`,
-          { code: 'LMI_SHUTDOWN_HOOKS_TIMEOUT' },
-        )
-      }
+      await this.#executors.close()
       await Promise.all(this.#slots.map((slot) => slot.client.close()))
-      this.#streamAgent?.destroy()
-      process.off('uncaughtException', this.#onUncaught)
-      process.off('unhandledRejection', this.#onUnhandled)
     } finally {
       this.#stopped.resolve()
     }
@@ -254,9 +321,15 @@ export class Runtime {
     this.#log.log('WARN', 'Shutdown budget spent with invocations still running: failing them', {
       code: 'LMI_SHUTDOWN_TIMEOUT',
       budgetMs,
-      requestIds: running.map((invocation) => invocation.requestId),
+      requestIds: running.map(({ job }) => job.next.requestId),
     })
-    for (const invocation of running) invocation.cancel(error)
+    // The executors end them (their signals abort, each failure is logged in its context);
+    // the runtime answers at once, whether or not their loops can.
+    this.#executors.cancelAll(error)
+    for (const entry of running) {
+      entry.job.withdrawn = true
+      entry.settle?.(errorAnswer(error, false))
+    }
     this.#quietCheck = undefined
     await stopPolling()
     if (await settlesWithin(loops, SHUTDOWN_ANSWER_MARGIN_MS)) return
@@ -265,7 +338,7 @@ export class Runtime {
       `Answers still being posted ${SHUTDOWN_ANSWER_MARGIN_MS} ms after the shutdown budget: closing connections`,
       {
         code: 'LMI_SHUTDOWN_ANSWERS_TIMEOUT',
-        requestIds: [...this.#inFlight].map((invocation) => invocation.requestId),
+        requestIds: [...this.#inFlight].map(({ job }) => job.next.requestId),
       },
     )
   }
@@ -306,56 +379,77 @@ export class Runtime {
   }
 
   async #invoke(client: RuntimeApiClient, next: NextInvocation): Promise<void> {
-    const invocation = InvocationState.fromNext(next, this.#options.functionInfo)
-    const stats = this.#stats
-    this.#inFlight.add(invocation)
-    if (this.#inFlight.size > stats.peakInFlight) stats.peakInFlight = this.#inFlight.size
-    const left = next.deadlineMs - Date.now()
-    this.#learnTimeout(left)
-    // Already past its deadline when read (this loop was blocked): it expires at once.
-    const timer = rawSetTimeout(() => invocation.expire(this.#timeoutMs), Math.max(0, left))
-    let stream: ResponseStream | undefined
-    if (this.#sequential) {
-      if (next.traceId === undefined) delete process.env._X_AMZN_TRACE_ID
-      else process.env._X_AMZN_TRACE_ID = next.traceId
+    this.#learnTimeout(next.deadlineMs - Date.now())
+    const { body, ...headers } = next
+    const entry: Running = {
+      job: {
+        next: headers,
+        payload: body.toString('utf8'),
+        timeoutMs: this.#timeoutMs,
+        withdrawn: false,
+      },
+      settle: undefined,
     }
+    const stats = this.#stats
+    this.#inFlight.add(entry)
+    if (this.#inFlight.size > stats.peakInFlight) stats.peakInFlight = this.#inFlight.size
     try {
-      let outcome: Outcome | undefined
-      let event: unknown
-      try {
-        event = JSON.parse(next.body.toString('utf8'))
-      } catch (error) {
-        outcome = { ok: false, error, timedOut: false }
-      }
       // Arrived after the shutdown budget: answered at once, the handler not run.
-      if (this.#budgetSpent !== undefined) {
-        outcome ??= { ok: false, error: this.#budgetSpent, timedOut: false }
-      }
-      if (outcome === undefined && this.#handler.streaming) {
-        stream = this.#createStream(next.requestId)
-      }
-      outcome ??= await invocation.run(this.#call(event, invocation, stream), this.#onLateSettle)
-      // A handler that returned only after its deadline (its loop blocked, so the deadline's
-      // timer could not fire first) has timed out: Lambda has given up on it, and a success
-      // posted now would be refused or, worse, counted.
-      if (outcome.ok && stream === undefined && Date.now() >= next.deadlineMs) {
-        outcome = {
-          ok: false,
-          error: new InvocationTimeoutError(next.requestId, this.#timeoutMs),
-          timedOut: true,
-        }
-      }
-      if (outcome.ok) stats.succeeded++
-      else if (outcome.timedOut) stats.timedOut++
+      const answer =
+        this.#budgetSpent === undefined
+          ? await this.#run(entry)
+          : errorAnswer(this.#budgetSpent, false)
+      if (answer.type === 'response' || (answer.type === 'streamed' && answer.ok)) {
+        stats.succeeded++
+      } else if (answer.type === 'error' && answer.timedOut) stats.timedOut++
       else stats.failed++
-      if (invocation.lingering) stats.lingering++
-      await this.#report(client, invocation, outcome, stream)
+      await this.#post(client, next.requestId, answer)
     } catch (error) {
-      this.#onReportFailure(invocation, error)
+      if (error instanceof RuntimeApiFatalError) {
+        // Lambda's contract: after a 500 the runtime must exit promptly, without draining.
+        this.#log.log('FATAL', describe(error), { code: error.code, requestId: next.requestId })
+        this.#exit(1)
+        return
+      }
+      this.#log.log('ERROR', `Could not answer invocation ${next.requestId}: ${describe(error)}`, {
+        code: 'LMI_ANSWER_FAILED',
+        requestId: next.requestId,
+      })
     } finally {
-      rawClearTimeout(timer)
-      this.#inFlight.delete(invocation)
+      this.#inFlight.delete(entry)
       this.#quietCheck?.()
+    }
+  }
+
+  /**
+   * The executor's answer, or the runtime's own when the executor cannot give one in time:
+   * with worker threads, an invocation whose loop is blocked past its deadline is answered
+   * with its timeout {@link DEADLINE_BACKSTOP_MS} later, and its executor's answer, whenever
+   * it comes, is dropped. (Streamed answers are the executor's to send.)
+   */
+  async #run(entry: Running): Promise<Answer> {
+    const { job } = entry
+    const { promise, resolve } = Promise.withResolvers<Answer>()
+    entry.settle = resolve
+    this.#executors.execute(job).then(resolve)
+    if (!this.#executors.isolated || this.#executors.streaming) return promise
+    const { requestId, deadlineMs } = job.next
+    const backstop = rawSetTimeout(
+      () => {
+        job.withdrawn = true
+        this.#log.log(
+          'WARN',
+          `No answer from the handler's event loop ${DEADLINE_BACKSTOP_MS} ms after the deadline (blocked by synchronous code?): answered as timed out`,
+          { code: 'LMI_DEADLINE_BACKSTOP', requestId },
+        )
+        resolve(errorAnswer(new InvocationTimeoutError(requestId, job.timeoutMs), true))
+      },
+      Math.max(0, deadlineMs - Date.now()) + DEADLINE_BACKSTOP_MS,
+    )
+    try {
+      return await promise
+    } finally {
+      rawClearTimeout(backstop)
     }
   }
 
@@ -370,92 +464,37 @@ export class Runtime {
     if (seconds * 1000 > this.#timeoutMs) this.#timeoutMs = seconds * 1000
   }
 
-  #call(event: unknown, invocation: InvocationState, stream: ResponseStream | undefined) {
-    const handler = this.#handler
-    const fn = handler.fn as (...args: unknown[]) => unknown
-    const context = invocation.context
-    if (stream !== undefined) return () => fn(event, stream, context)
-    if (handler.callback) {
-      return () =>
-        new Promise((resolve, reject) => {
-          const returned = fn(event, context, (error: unknown, result: unknown) =>
-            error === null || error === undefined ? resolve(result) : reject(error),
-          )
-          if (returned instanceof Promise) returned.then(resolve, reject)
+  async #post(client: RuntimeApiClient, requestId: string, answer: Answer): Promise<void> {
+    switch (answer.type) {
+      case 'response': {
+        const status = await client.postResponse(requestId, answer.body)
+        if (status !== 413) return this.#checkStatus(requestId, status)
+        const size = Buffer.byteLength(answer.body)
+        const error = new ResponseSizeTooLargeError(size, RESPONSE_LIMIT_BYTES, { refused: true })
+        const body = toErrorResponse(error)
+        this.#log.log('ERROR', body, {
+          errorType: body.errorType,
+          errorMessage: body.errorMessage,
+          requestId,
+        })
+        return this.#checkStatus(requestId, await client.postError(requestId, body))
+      }
+      case 'error':
+        return this.#checkStatus(requestId, await client.postError(requestId, answer.error))
+      case 'streamed':
+        return this.#checkStatus(requestId, answer.status)
+      case 'lost':
+        if (answer.fatal) {
+          // Lambda's contract: after a 500 the runtime must exit promptly, without draining.
+          this.#log.log('FATAL', answer.message, { code: 'LMI_RUNTIME_API_FATAL', requestId })
+          this.#exit(1)
+          return
+        }
+        this.#log.log('ERROR', `Could not answer invocation ${requestId}: ${answer.message}`, {
+          code: 'LMI_ANSWER_FAILED',
+          requestId,
         })
     }
-    return () => fn(event, context)
-  }
-
-  #createStream(requestId: string): ResponseStream {
-    this.#streamAgent ??= new Agent({ keepAlive: true, maxSockets: this.#options.concurrency })
-    const highWaterMark = (this.#handler.fn as unknown as Record<symbol, unknown>)[
-      HANDLER_HIGHWATERMARK
-    ]
-    return new ResponseStream(this.#options.runtimeApi, requestId, this.#streamAgent, {
-      highWaterMark: typeof highWaterMark === 'number' ? highWaterMark : undefined,
-    })
-  }
-
-  readonly #onLateSettle = (invocation: InvocationState) => {
-    this.#stats.lingering--
-    this.#log.log('WARN', 'Handler settled after its invocation had ended; result discarded', {
-      code: 'LMI_LATE_SETTLE',
-      requestId: invocation.requestId,
-    })
-  }
-
-  async #report(
-    client: RuntimeApiClient,
-    invocation: InvocationState,
-    outcome: Outcome,
-    stream: ResponseStream | undefined,
-  ): Promise<void> {
-    const requestId = invocation.requestId
-    if (outcome.ok) {
-      if (stream !== undefined) {
-        this.#checkStatus(requestId, await stream.finished())
-        return
-      }
-      let body: Buffer
-      try {
-        body = Buffer.from(JSON.stringify(outcome.value === undefined ? null : outcome.value))
-      } catch (error) {
-        return this.#reportError(client, invocation, new SerializationError(error), stream)
-      }
-      if (body.length > RESPONSE_LIMIT_BYTES) {
-        const error = new ResponseSizeTooLargeError(body.length, RESPONSE_LIMIT_BYTES)
-        return this.#reportError(client, invocation, error, stream)
-      }
-      const status = await client.postResponse(requestId, body)
-      if (status === 413) {
-        const error = new ResponseSizeTooLargeError(body.length, RESPONSE_LIMIT_BYTES, {
-          refused: true,
-        })
-        return this.#reportError(client, invocation, error, stream)
-      }
-      this.#checkStatus(requestId, status)
-      return
-    }
-    return this.#reportError(client, invocation, outcome.error, stream)
-  }
-
-  async #reportError(
-    client: RuntimeApiClient,
-    invocation: InvocationState,
-    error: unknown,
-    stream: ResponseStream | undefined,
-  ): Promise<void> {
-    const body = toErrorResponse(error)
-    // Logged inside the invocation's context so the line carries its request and tenant ids.
-    invocationStorage.run(invocation, () =>
-      this.#log.log('ERROR', body, { errorType: body.errorType, errorMessage: body.errorMessage }),
-    )
-    if (stream?.fail(body)) {
-      this.#checkStatus(invocation.requestId, await stream.finished().catch(() => 0))
-      return
-    }
-    this.#checkStatus(invocation.requestId, await client.postError(invocation.requestId, body))
   }
 
   #checkStatus(requestId: string, status: number): void {
@@ -472,76 +511,6 @@ export class Runtime {
     this.#log.log('WARN', `The Runtime API refused the answer for ${requestId} (${status})`, {
       code: 'LMI_ANSWER_REFUSED',
       requestId,
-      status,
     })
-  }
-
-  #onReportFailure(invocation: InvocationState, error: unknown): void {
-    if (error instanceof RuntimeApiFatalError) {
-      // Lambda's contract: after a 500 the runtime must exit promptly, without draining.
-      this.#log.log('FATAL', describe(error), { code: error.code, requestId: invocation.requestId })
-      this.#exit(1)
-      return
-    }
-    this.#log.log(
-      'ERROR',
-      `Could not answer invocation ${invocation.requestId}: ${describe(error)}`,
-      {
-        code: 'LMI_ANSWER_FAILED',
-        requestId: invocation.requestId,
-      },
-    )
-  }
-
-  /**
-   * `uncaughtException` / `unhandledRejection`: the AsyncLocalStorage context current when
-   * Node reports the fault is the one of the code that threw (or created the promise), so
-   * the fault belongs to that invocation.
-   *
-   * It must never throw, whatever the value: a throwing `uncaughtException` listener ends the
-   * process (exit 7) and a throwing `unhandledRejection` listener turns one invocation's fault
-   * into an unattributable one. `describe()` and `toErrorResponse()` read any value safely; the
-   * `catch` is the last line should anything on the way throw all the same.
-   */
-  #contain(error: unknown, kind: 'exception' | 'rejection'): void {
-    const invocation = invocationStorage.getStore()
-    try {
-      if (invocation !== undefined && !invocation.ended) {
-        const wrapped =
-          kind === 'exception'
-            ? new UncaughtExceptionError(error)
-            : new UnhandledRejectionError(error)
-        if (invocation.fail(wrapped)) return
-      }
-      if (invocation !== undefined) {
-        // Its invocation was already answered: nobody else is affected, so keep serving.
-        invocationStorage.run(invocation, () =>
-          this.#log.log('WARN', `Fault after the invocation ended: ${describe(error)}`, {
-            code: 'LMI_FAULT_AFTER_END',
-            kind,
-          }),
-        )
-        return
-      }
-      this.#log.log('FATAL', `Unattributable ${kind}, draining and exiting: ${describe(error)}`, {
-        code: 'LMI_UNATTRIBUTABLE_FAULT',
-        ...toErrorResponse(error),
-      })
-    } catch {
-      // Nothing of the value is read again: the invocation still fails, with a fixed message.
-      if (invocation !== undefined) {
-        if (!invocation.ended) {
-          const cause = 'a value that could not be described'
-          invocation.fail(
-            kind === 'exception'
-              ? new UncaughtExceptionError(cause)
-              : new UnhandledRejectionError(cause),
-          )
-        }
-        return
-      }
-    }
-    this.#exitCode = 1
-    void this.stop()
   }
 }

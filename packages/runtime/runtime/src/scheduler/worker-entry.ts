@@ -1,5 +1,6 @@
-// Entry of one worker thread started by runWorkers(): the same bootstrap as the main thread,
-// serving its share of the slots.
+// Entry of a worker thread: the dispatcher (started by superviseDispatcher()) or a thread that
+// runs handlers (started by the dispatcher's WorkerExecutors). The same bootstrap as the main
+// thread; workerData says which role.
 
 import { workerData } from 'node:worker_threads'
 import { bootstrap } from '../bootstrap.ts'

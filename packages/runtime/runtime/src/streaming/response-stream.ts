@@ -1,8 +1,8 @@
-import { type Agent, type ClientRequest, type IncomingMessage, request } from 'node:http'
+import type { Agent, ClientRequest, IncomingMessage } from 'node:http'
 import { Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { ErrorResponse } from '@lmi/core'
-import { headerSafe, invocationPath } from '../client/runtime-api.ts'
+import { headerSafe, invocationPath } from '../client/protocol.ts'
 import { RuntimeApiFatalError } from '../errors.ts'
 
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream'
@@ -57,7 +57,9 @@ export class ResponseStream extends Writable {
 
   #start(): ClientRequest {
     if (this.#request !== undefined) return this.#request
-    const req = request({
+    // node:http through getBuiltinModule, not an ES import: importing it as an ES module
+    // evaluates every export, fetch's undici included (~6 MB per thread), streaming or not.
+    const req = process.getBuiltinModule('node:http').request({
       host: this.#host,
       port: this.#port,
       path: this.#path,

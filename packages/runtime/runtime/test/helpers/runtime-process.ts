@@ -53,7 +53,7 @@ export async function startRuntime(options: StartOptions): Promise<RuntimeUnderT
     AWS_LAMBDA_LOG_FORMAT: 'JSON',
     LMI_SHUTDOWN_TIMEOUT_MS: '5000',
     // One event loop unless a test is about worker threads: fixtures count invocations in module state.
-    LMI_WORKERS: '1',
+    LMI_WORKERS: '0',
     ...options.env,
   }
   if (options.concurrency !== undefined) {

@@ -1,0 +1,348 @@
+import type { Agent } from 'node:http'
+import {
+  type ErrorResponse,
+  type FunctionInfo,
+  InvocationTimeoutError,
+  toErrorResponse,
+} from '@lmi/core'
+import {
+  describe,
+  HANDLER_HIGHWATERMARK,
+  InvocationState,
+  invocationStorage,
+  type NextInvocation,
+  type Outcome,
+  rawClearTimeout,
+  rawSetTimeout,
+} from '@lmi/core/internal'
+import { RESPONSE_LIMIT_BYTES } from '../client/protocol.ts'
+import {
+  ResponseSizeTooLargeError,
+  RuntimeApiFatalError,
+  SerializationError,
+  UncaughtExceptionError,
+  UnhandledRejectionError,
+} from '../errors.ts'
+import type { LoadedHandler } from '../handler/load.ts'
+import type { RuntimeLog } from '../log/log.ts'
+import { ResponseStream } from '../streaming/response-stream.ts'
+
+/**
+ * One invocation handed to an {@link Executor}: what `/next` answered (its body decoded, the
+ * event's JSON text), and the function's timeout as far as the runtime has seen it (for the
+ * "Task timed out after N seconds" message). Plain data: it crosses to a worker thread as it is.
+ *
+ * @example
+ * ```ts
+ * const { body, ...next } = await client.next()
+ * const answer = await executor.execute({ next, payload: body.toString('utf8'), timeoutMs: 30_000 })
+ * ```
+ */
+export interface Job {
+  next: Omit<NextInvocation, 'body'>
+  payload: string
+  timeoutMs: number
+}
+
+/**
+ * What an {@link Executor} made of a {@link Job}, for the runtime to post. Plain data, so it
+ * crosses from a worker thread to the main thread as it is.
+ *
+ * - `response`: the result, already serialised (JSON text within {@link RESPONSE_LIMIT_BYTES}).
+ * - `error`: the error body to post to `/error` (already logged inside the invocation's context).
+ * - `streamed`: a streaming handler's answer, sent by the executor itself; `status` is what the
+ *   Runtime API answered to it.
+ * - `lost`: the streamed answer could not be sent; `fatal` when the API answered 500 (the
+ *   process must then exit, Lambda's contract).
+ *
+ * @example
+ * ```ts
+ * if (answer.type === 'response') await client.postResponse(requestId, answer.body)
+ * ```
+ */
+export type Answer =
+  | { type: 'response'; body: string }
+  | { type: 'error'; error: ErrorResponse; timedOut: boolean }
+  | { type: 'streamed'; status: number; ok: boolean }
+  | { type: 'lost'; message: string; fatal: boolean }
+
+/**
+ * Options of {@link Executor}.
+ *
+ * @example
+ * ```ts
+ * const options: ExecutorOptions = { runtimeApi, handler, functionInfo, log, concurrency: 64, sequential: false }
+ * ```
+ */
+export interface ExecutorOptions {
+  /** `host:port` of the Runtime API, for streamed answers (sent by the executor itself). */
+  runtimeApi: string
+  handler: LoadedHandler
+  functionInfo: FunctionInfo
+  log: RuntimeLog
+  /** Most invocations in flight at once: sizes the streaming connections. */
+  concurrency: number
+  /**
+   * Classic one-at-a-time Lambda: set `process.env._X_AMZN_TRACE_ID` to each invocation's
+   * trace id, for the X-Ray SDK, as AWS's runtime does. Never in concurrent mode, where one
+   * process-wide variable would hand every invocation the trace id of whichever started last.
+   */
+  sequential: boolean
+  /** Install `uncaughtException` / `unhandledRejection` containment. Default true. */
+  containFaults?: boolean
+}
+
+/**
+ * Runs invocations on the event loop that holds the handler: each in its own AsyncLocalStorage
+ * context, its signal aborting at the deadline, faults that escape it contained to it, its
+ * result serialised (or its error logged and described) for the runtime to post. It never
+ * talks to `/next` or posts buffered answers: the runtime does, from a loop no handler blocks
+ * when the executors run in worker threads.
+ *
+ * @example
+ * ```ts
+ * const executor = new Executor({ runtimeApi, handler, functionInfo, log, concurrency: 64, sequential: false })
+ * executor.start(() => runtime.stop())
+ * const answer = await executor.execute({ next, timeoutMs: 30_000 })
+ * ```
+ */
+export class Executor {
+  readonly #options: ExecutorOptions
+  readonly #handler: LoadedHandler
+  readonly #log: RuntimeLog
+  readonly #inFlight = new Set<InvocationState>()
+  #streamAgent: Agent | undefined
+  #lingering = 0
+  #onFault: () => void = () => {}
+  readonly #onUncaught = (error: unknown) => this.#contain(error, 'exception')
+  readonly #onUnhandled = (reason: unknown) => this.#contain(reason, 'rejection')
+
+  constructor(options: ExecutorOptions) {
+    this.#options = options
+    this.#handler = options.handler
+    this.#log = options.log
+  }
+
+  /** Handlers still running although their invocation has ended (timed out or failed). */
+  get lingering(): number {
+    return this.#lingering
+  }
+
+  /** Whether the handler streams its response (`awslambda.streamifyResponse`). */
+  get streaming(): boolean {
+    return this.#handler.streaming
+  }
+
+  /**
+   * Installs fault containment on this thread's `process`; `onFault` is called once a fault no
+   * invocation owns has been logged (the runtime must then drain and exit 1).
+   */
+  start(onFault: () => void): void {
+    this.#onFault = onFault
+    if (this.#options.containFaults === false) return
+    process.on('uncaughtException', this.#onUncaught)
+    process.on('unhandledRejection', this.#onUnhandled)
+  }
+
+  /** Removes fault containment and releases the streaming connections. */
+  close(): void {
+    this.#streamAgent?.destroy()
+    process.off('uncaughtException', this.#onUncaught)
+    process.off('unhandledRejection', this.#onUnhandled)
+  }
+
+  /**
+   * Ends every invocation still running with `error` and aborts its signal: the runtime has
+   * given up on them (its shutdown budget is spent). Their answers are the runtime's to post.
+   */
+  cancelAll(error: Error): void {
+    for (const invocation of this.#inFlight) invocation.cancel(error)
+  }
+
+  /**
+   * Runs one invocation and resolves with its {@link Answer}; never rejects. The handler's
+   * synchronous part has run when this returns.
+   */
+  async execute(job: Job): Promise<Answer> {
+    const { next, timeoutMs } = job
+    const invocation = InvocationState.fromNext(next, this.#options.functionInfo)
+    this.#inFlight.add(invocation)
+    // Already past its deadline when read (this loop was blocked): it expires at once.
+    const timer = rawSetTimeout(
+      () => invocation.expire(timeoutMs),
+      Math.max(0, next.deadlineMs - Date.now()),
+    )
+    if (this.#options.sequential) {
+      if (next.traceId === undefined) delete process.env._X_AMZN_TRACE_ID
+      else process.env._X_AMZN_TRACE_ID = next.traceId
+    }
+    let stream: ResponseStream | undefined
+    try {
+      let outcome: Outcome | undefined
+      let event: unknown
+      try {
+        event = JSON.parse(job.payload)
+      } catch (error) {
+        outcome = { ok: false, error, timedOut: false }
+      }
+      if (outcome === undefined && this.#handler.streaming) {
+        stream = this.#createStream(next.requestId)
+      }
+      outcome ??= await invocation.run(this.#call(event, invocation, stream), this.#onLateSettle)
+      // A handler that returned only after its deadline (its loop blocked, so the deadline's
+      // timer could not fire first) has timed out: Lambda has given up on it, and a success
+      // posted now would be refused or, worse, counted.
+      if (outcome.ok && stream === undefined && Date.now() >= next.deadlineMs) {
+        outcome = {
+          ok: false,
+          error: new InvocationTimeoutError(next.requestId, timeoutMs),
+          timedOut: true,
+        }
+      }
+      if (invocation.lingering) this.#lingering++
+      return await this.#answer(invocation, outcome, stream)
+    } catch (error) {
+      return {
+        type: 'lost',
+        message: describe(error),
+        fatal: error instanceof RuntimeApiFatalError,
+      }
+    } finally {
+      rawClearTimeout(timer)
+      this.#inFlight.delete(invocation)
+    }
+  }
+
+  #call(event: unknown, invocation: InvocationState, stream: ResponseStream | undefined) {
+    const handler = this.#handler
+    const fn = handler.fn as (...args: unknown[]) => unknown
+    const context = invocation.context
+    if (stream !== undefined) return () => fn(event, stream, context)
+    if (handler.callback) {
+      return () =>
+        new Promise((resolve, reject) => {
+          const returned = fn(event, context, (error: unknown, result: unknown) =>
+            error === null || error === undefined ? resolve(result) : reject(error),
+          )
+          if (returned instanceof Promise) returned.then(resolve, reject)
+        })
+    }
+    return () => fn(event, context)
+  }
+
+  #createStream(requestId: string): ResponseStream {
+    // Not an ES import of node:http: see ResponseStream.
+    const { Agent: HttpAgent } = process.getBuiltinModule('node:http')
+    this.#streamAgent ??= new HttpAgent({ keepAlive: true, maxSockets: this.#options.concurrency })
+    const highWaterMark = (this.#handler.fn as unknown as Record<symbol, unknown>)[
+      HANDLER_HIGHWATERMARK
+    ]
+    return new ResponseStream(this.#options.runtimeApi, requestId, this.#streamAgent, {
+      highWaterMark: typeof highWaterMark === 'number' ? highWaterMark : undefined,
+    })
+  }
+
+  readonly #onLateSettle = (invocation: InvocationState) => {
+    this.#lingering--
+    this.#log.log('WARN', 'Handler settled after its invocation had ended; result discarded', {
+      code: 'LMI_LATE_SETTLE',
+      requestId: invocation.requestId,
+    })
+  }
+
+  async #answer(
+    invocation: InvocationState,
+    outcome: Outcome,
+    stream: ResponseStream | undefined,
+  ): Promise<Answer> {
+    if (!outcome.ok) return this.#error(invocation, outcome.error, outcome.timedOut, stream)
+    if (stream !== undefined) {
+      const status = await stream.finished()
+      return { type: 'streamed', status, ok: true }
+    }
+    let body: string
+    try {
+      body = JSON.stringify(outcome.value === undefined ? null : outcome.value)
+    } catch (error) {
+      return this.#error(invocation, new SerializationError(error), false, stream)
+    }
+    // A string's UTF-8 length is at most three bytes per UTF-16 unit: measured only when it
+    // could be over.
+    if (body.length * 3 > RESPONSE_LIMIT_BYTES) {
+      const size = Buffer.byteLength(body)
+      if (size > RESPONSE_LIMIT_BYTES) {
+        const error = new ResponseSizeTooLargeError(size, RESPONSE_LIMIT_BYTES)
+        return this.#error(invocation, error, false, stream)
+      }
+    }
+    return { type: 'response', body }
+  }
+
+  async #error(
+    invocation: InvocationState,
+    error: unknown,
+    timedOut: boolean,
+    stream: ResponseStream | undefined,
+  ): Promise<Answer> {
+    const body = toErrorResponse(error)
+    // Logged inside the invocation's context so the line carries its request and tenant ids.
+    invocationStorage.run(invocation, () =>
+      this.#log.log('ERROR', body, { errorType: body.errorType, errorMessage: body.errorMessage }),
+    )
+    if (stream?.fail(body)) {
+      return { type: 'streamed', status: await stream.finished().catch(() => 0), ok: false }
+    }
+    return { type: 'error', error: body, timedOut }
+  }
+
+  /**
+   * `uncaughtException` / `unhandledRejection`: the AsyncLocalStorage context current when
+   * Node reports the fault is the one of the code that threw (or created the promise), so
+   * the fault belongs to that invocation.
+   *
+   * It must never throw, whatever the value: a throwing `uncaughtException` listener ends the
+   * process (exit 7) and a throwing `unhandledRejection` listener turns one invocation's fault
+   * into an unattributable one. `describe()` and `toErrorResponse()` read any value safely; the
+   * `catch` is the last line should anything on the way throw all the same.
+   */
+  #contain(error: unknown, kind: 'exception' | 'rejection'): void {
+    const invocation = invocationStorage.getStore()
+    try {
+      if (invocation !== undefined && !invocation.ended) {
+        const wrapped =
+          kind === 'exception'
+            ? new UncaughtExceptionError(error)
+            : new UnhandledRejectionError(error)
+        if (invocation.fail(wrapped)) return
+      }
+      if (invocation !== undefined) {
+        // Its invocation was already answered: nobody else is affected, so keep serving.
+        invocationStorage.run(invocation, () =>
+          this.#log.log('WARN', `Fault after the invocation ended: ${describe(error)}`, {
+            code: 'LMI_FAULT_AFTER_END',
+            kind,
+          }),
+        )
+        return
+      }
+      this.#log.log('FATAL', `Unattributable ${kind}, draining and exiting: ${describe(error)}`, {
+        code: 'LMI_UNATTRIBUTABLE_FAULT',
+        ...toErrorResponse(error),
+      })
+    } catch {
+      // Nothing of the value is read again: the invocation still fails, with a fixed message.
+      if (invocation !== undefined) {
+        if (!invocation.ended) {
+          const cause = 'a value that could not be described'
+          invocation.fail(
+            kind === 'exception'
+              ? new UncaughtExceptionError(cause)
+              : new UnhandledRejectionError(cause),
+          )
+        }
+        return
+      }
+    }
+    this.#onFault()
+  }
+}
