@@ -23,6 +23,7 @@ import { type LogSettings, logSettingsFromEnv, RuntimeLog } from './log/log.ts'
 import { Executor } from './scheduler/executor.ts'
 import { onStopSignals } from './scheduler/shutdown.ts'
 import {
+  canStartWorkers,
   type DispatcherData,
   type ExecutorData,
   serveWorker,
@@ -172,6 +173,15 @@ export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Pr
       await reportInitError(config.runtimeApi, toErrorResponse(error))
       return 1
     }
+    if (workers > 0 && (env.LMI_WORKERS ?? '').trim() === '' && !canStartWorkers()) {
+      // The default, in a copy bundled to CommonJS: the handler runs on this thread instead.
+      log.log(
+        'WARN',
+        'This copy of lmi-runtime is a CommonJS bundle and cannot start worker threads: handlers run on the main thread (LMI_WORKERS=0)',
+        { code: 'LMI_WORKERS_UNAVAILABLE' },
+      )
+      workers = 0
+    }
     if (workers > 0) return superviseDispatcher({ workers, handlerArg, log })
   } else if (role.role === 'dispatcher') {
     return serveFromWorkers(config, role, log)
@@ -244,6 +254,7 @@ async function serveFromWorkers(
   try {
     started = await WorkerExecutors.start({
       workers: data.workers,
+      concurrency: config.concurrency,
       handlerArg: data.handlerArg,
       log,
     })

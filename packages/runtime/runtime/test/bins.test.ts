@@ -69,7 +69,6 @@ describe('lmi-exec-wrapper', () => {
           _HANDLER: 'handlers.echo',
           LAMBDA_TASK_ROOT: join(packageDir, 'test', 'fixtures'),
           AWS_LAMBDA_MAX_CONCURRENCY: '4',
-          LMI_WORKERS: '1',
         },
         stdio: 'ignore',
       })

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { RuntimeLog } from '../src/log/log.ts'
-import { runtimePerTest } from './helpers/runtime-process.ts'
+import { RUNTIME_MODES, runtimePerTest } from './helpers/runtime-process.ts'
 
 const start = runtimePerTest()
 
@@ -67,30 +67,35 @@ describe('a hostile value escaping an invocation', () => {
     ['rejection', 'nullPrototypeBigInt', 'Runtime.UnhandledPromiseRejection'],
     ['rejection', 'revokedProxy', 'Runtime.UnhandledPromiseRejection'],
   ] as const
-  for (const [throwIn, kind, errorType] of escaping) {
-    it(`fails only the invocation whose ${throwIn} let a ${kind} escape, of 16 in flight`, async () => {
-      // Prepare
-      const runtime = await start({ handler: 'hostile-values.escapes', concurrency: 16 })
-      // Act: the 16 wait for each other; then invocation 1 lets the value escape.
-      const results = await Promise.all(
-        Array.from({ length: 16 }, (_, n) =>
-          runtime.emulator.invoke({ size: 16, kind, throwIn: n === 1 ? throwIn : undefined }),
-        ),
-      )
-      // Assess
-      const failed = results.filter((result) => result.status !== 'success')
-      assert.equal(failed.length, 1)
-      assert.equal(failed[0]?.requestId, results[1]?.requestId)
-      assert.equal(failed[0]?.error?.errorType, errorType)
-      assert.equal(typeof failed[0]?.error?.errorMessage, 'string')
-      assert.equal(
-        runtime.logs.filter((record) => record.code === 'LMI_UNATTRIBUTABLE_FAULT').length,
-        0,
-      )
-      // The process is alive and still serving.
-      const after = await runtime.emulator.invoke({ size: 1 })
-      assert.equal(after.status, 'success')
-      assert.equal(runtime.child.exitCode, null)
+  for (const mode of RUNTIME_MODES) {
+    describe(mode.name, () => {
+      const start = runtimePerTest(mode.env)
+      for (const [throwIn, kind, errorType] of escaping) {
+        it(`fails only the invocation whose ${throwIn} let a ${kind} escape, of 16 in flight`, async () => {
+          // Prepare
+          const runtime = await start({ handler: 'hostile-values.escapes', concurrency: 16 })
+          // Act: the 16 wait for each other; then invocation 1 lets the value escape.
+          const results = await Promise.all(
+            Array.from({ length: 16 }, (_, n) =>
+              runtime.emulator.invoke({ size: 16, kind, throwIn: n === 1 ? throwIn : undefined }),
+            ),
+          )
+          // Assess
+          const failed = results.filter((result) => result.status !== 'success')
+          assert.equal(failed.length, 1)
+          assert.equal(failed[0]?.requestId, results[1]?.requestId)
+          assert.equal(failed[0]?.error?.errorType, errorType)
+          assert.equal(typeof failed[0]?.error?.errorMessage, 'string')
+          assert.equal(
+            runtime.logs.filter((record) => record.code === 'LMI_UNATTRIBUTABLE_FAULT').length,
+            0,
+          )
+          // The process is alive and still serving.
+          const after = await runtime.emulator.invoke({ size: 1 })
+          assert.equal(after.status, 'success')
+          assert.equal(runtime.child.exitCode, null)
+        })
+      }
     })
   }
 })

@@ -3,6 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
 import { defaultWorkerCount, workerCountFromEnv } from '../src/scheduler/workers.ts'
 import { json, type RuntimeUnderTest, startRuntime } from './helpers/runtime-process.ts'
 
@@ -53,8 +55,11 @@ describe('worker threads (LMI_WORKERS)', () => {
       env: { LMI_WORKERS: '2' },
     })
     await allSlotsPolling(current, 8)
-    // Act: all 8 slots are parked on /next, so each invocation lands on its own slot.
-    const results = await Promise.all(Array.from({ length: 8 }, () => current?.emulator.invoke({})))
+    // Act: all 8 slots are parked on /next, so each invocation lands on its own slot; each
+    // keeps its thread busy for 50 ms, so the first thread cannot take them all.
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => current?.emulator.invoke({ busyMs: 50 })),
+    )
     // Assess
     const threads = new Set(results.map((result) => json(result?.payload as Buffer).threadId))
     assert.equal(threads.size, 2)
@@ -98,5 +103,60 @@ describe('worker threads (LMI_WORKERS)', () => {
     assert.equal(code, 1)
     assert.equal(initErrors, 1)
     assert.match(current.emulator.initError?.errorMessage ?? '', /init failed in thread/)
+  })
+
+  it('runs handlers on the main thread, with a warning, when the runtime itself is a CommonJS bundle', async () => {
+    // Prepare: lmi-runtime bundled as SAM's esbuild builder bundles by default (CommonJS), where
+    // import.meta is empty and worker threads cannot find their entry.
+    const dir = await mkdtemp(join(tmpdir(), 'lmi-cjs-runtime-'))
+    const bin = join(dir, 'runtime.cjs')
+    const bootstrap = fileURLToPath(new URL('../src/bootstrap.ts', import.meta.url))
+    await build({
+      stdin: {
+        contents: `import { runRuntime } from ${JSON.stringify(bootstrap)}\nrunRuntime()`,
+        loader: 'ts',
+        resolveDir: dir,
+      },
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node22',
+      conditions: ['@lmi/source'],
+      outfile: bin,
+      logLevel: 'silent',
+    })
+    current = await startRuntime({
+      handler: 'workers.handler',
+      concurrency: 4,
+      env: { LMI_WORKERS: '' },
+      bin,
+    })
+    // Act
+    const result = await current.emulator.invoke({})
+    // Assess
+    assert.equal(result.status, 'success')
+    assert.equal(json(result.payload).threadId, 0)
+    await current.waitForLog((record) => record.code === 'LMI_WORKERS_UNAVAILABLE')
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('drains every worker and exits 1 on a fault no invocation owns, in one of them', async () => {
+    current = await startRuntime({
+      handler: 'workers.arms',
+      concurrency: 4,
+      env: { LMI_WORKERS: '' },
+    })
+    // Act: one invocation arms its thread's init-time work, which then throws.
+    const results = await Promise.all([
+      current.emulator.invoke({}),
+      current.emulator.invoke({ arm: true }),
+      current.emulator.invoke({}),
+    ])
+    const { code } = await current.exited
+    // Assess: every invocation handed out answered, the fault logged, exit 1.
+    assert.ok(results.every((result) => result.status === 'success'))
+    assert.equal(code, 1)
+    const fault = await current.waitForLog((record) => record.code === 'LMI_UNATTRIBUTABLE_FAULT')
+    assert.match(String(fault.message), /init-time work failed/)
   })
 })

@@ -3,7 +3,7 @@ import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parentPort, Worker } from 'node:worker_threads'
 import { type ErrorResponse, InvalidConfigurationError, LmiError, toErrorResponse } from '@lmi/core'
-import { rawSetImmediate } from '@lmi/core/internal'
+import { rawClearTimeout, rawSetImmediate, rawSetTimeout } from '@lmi/core/internal'
 import { ShutdownTimeoutError } from '../errors.ts'
 import type { RuntimeLog } from '../log/log.ts'
 import type { Answer, Executor, Job } from './executor.ts'
@@ -15,17 +15,16 @@ import {
   settlesWithin,
 } from './shutdown.ts'
 
-/** What a worker sends to the main thread. */
+/** What a worker thread running handlers sends to the dispatcher. */
 export type WorkerMessage =
   | { type: 'ready'; streaming: boolean }
   | { type: 'init-error'; error: ErrorResponse }
-  | { type: 'started' }
   | { type: 'answers'; answers: Array<[id: number, answer: Answer]>; lingering: number }
   | { type: 'fault' }
 
-/** What the main thread sends to a worker. */
+/** What the dispatcher sends to a worker thread running handlers. */
 export type MainMessage =
-  | { type: 'job'; id: number; job: Job }
+  | { type: 'jobs'; jobs: Array<[claim: number, id: number, job: Job]> }
   | { type: 'cancel'; budgetMs: number }
   | { type: 'stop' }
 
@@ -43,19 +42,40 @@ export interface DispatcherData {
 export interface ExecutorData {
   role: 'executor'
   handlerArg: string | undefined
-  /** See {@link Started}. */
-  started: SharedArrayBuffer
+  /** See {@link Shared}. */
+  shared: SharedArrayBuffer
 }
 
 /**
- * How a worker tells the main thread that a job's synchronous part has run, without a message
- * per job: `[STARTED]` counts the jobs it has started; the main thread compares it with the
- * jobs it sent. Only when the main thread has work it cannot place does it set `[WAITING]`,
- * and the next start then also sends a `started` message to wake it.
+ * Memory a worker shares with the dispatcher, as an `Int32Array`:
+ *
+ * - `[PROCESSED]`: `jobs` messages the worker has handled — how the dispatcher sees that its
+ *   loop is alive;
+ * - `[STARTED]`: jobs it has started;
+ * - from `[CLAIMS]` on, one cell per job sent and not yet answered: the job's id while it waits
+ *   in the worker's queue, {@link CLAIM_STARTED} once the worker has claimed it. The dispatcher
+ *   takes a waiting job back by swapping its id for {@link CLAIM_FREE}; the worker starts one
+ *   only by swapping its id for {@link CLAIM_STARTED}. One of the two wins: a job runs once.
  */
-const STARTED = 0
-const WAITING = 1
-type Started = Int32Array
+type Shared = Int32Array
+const PROCESSED = 0
+const STARTED = 1
+const CLAIMS = 2
+const CLAIM_FREE = 0
+const CLAIM_STARTED = -1
+
+/**
+ * How often the dispatcher looks for a worker whose loop is blocked: one that has handled none
+ * of the job messages it was sent since the last look. Its waiting jobs are then taken back
+ * and run elsewhere.
+ */
+export const STALL_CHECK_MS = 10
+
+/**
+ * A worker stalled this long is logged (`LMI_WORKER_BLOCKED`): shorter stalls are a busy
+ * loop's ordinary work (a large event to parse), handled by moving jobs, not worth a line.
+ */
+export const BLOCKED_LOG_MS = 1000
 
 /**
  * How many worker threads run handlers when `LMI_WORKERS` is unset.
@@ -103,19 +123,32 @@ export function workerCountFromEnv(
 }
 
 /**
+ * Whether this copy of the runtime can start worker threads: not when bundled to CommonJS,
+ * where `import.meta` is empty and the worker entry cannot be found.
+ *
+ * @example
+ * ```ts
+ * if (!canStartWorkers()) workers = 0
+ * ```
+ */
+export function canStartWorkers(): boolean {
+  return typeof import.meta.url === 'string'
+}
+
+/**
  * `worker-entry` beside this module: `.ts` under src/ in development, `.js` in dist/, `.mjs` in
  * the layer. Resolved when workers start, not at load: a CommonJS bundle of this module has an
  * empty `import.meta`, and that must not stop a runtime that runs without workers.
  */
 function workerEntry(): URL {
   const url: unknown = import.meta.url
-  if (typeof url !== 'string') {
+  if (!canStartWorkers()) {
     throw new InvalidConfigurationError(
       'Worker threads need lmi-runtime as an ES module (bin/lmi-runtime.js or the layer); this ' +
         'copy was bundled to CommonJS, where they cannot find their entry: set LMI_WORKERS=0',
     )
   }
-  return new URL(`./worker-entry${extname(fileURLToPath(url))}`, url)
+  return new URL(`./worker-entry${extname(fileURLToPath(url as string))}`, url as string)
 }
 
 /**
@@ -183,14 +216,27 @@ export class WorkerFailedError extends LmiError {
 
 interface Thread {
   worker: Worker
-  /** Invocations it runs. */
-  inFlight: number
-  /** Jobs sent to it. */
+  shared: Shared
+  /** Free claim cells. */
+  free: number[]
+  /** Jobs queued for its next `jobs` message (sent at the end of this turn of the loop). */
+  outbox: Array<[claim: number, id: number, job: Job]>
+  /** Its jobs not answered yet, by id: claim cell and whom to answer. */
+  held: Map<number, Pending>
+  /** Jobs sent to it (ever), and of those taken back. */
   sent: number
-  /** `[STARTED]`: jobs it has started; `[WAITING]`: the main thread waits for one to start. */
-  started: Started
-  exited: Promise<void>
+  reclaimed: number
+  /** `jobs` messages posted to it; at the last stall check, those and `[PROCESSED]`. */
+  posted: number
+  postedAtCheck: number
+  processedAtCheck: number
+  /** Handled no message between two stall checks: sent no job until it handles one. */
+  stalled: boolean
+  /** When it was first seen stalled, and whether that was logged (after {@link BLOCKED_LOG_MS}). */
+  stalledAt: number
+  reported: boolean
   alive: boolean
+  exited: Promise<void>
   /** Its handlers still running after their invocation ended, as it last reported. */
   lingering: number
 }
@@ -199,16 +245,21 @@ interface Pending {
   id: number
   job: DispatchedJob
   resolve: (answer: Answer) => void
-  thread: Thread | undefined
+  claim: number
+  /** Taken back once from a stalled worker: it stays where it goes next. */
+  moved: boolean
 }
 
 /**
- * Handlers in worker threads, the runtime's loop only polling, routing and answering.
+ * Handlers in worker threads, the dispatcher's loop only polling, routing and answering.
  *
- * Routing: a job goes to the first worker whose jobs have all started — a worker counts a job
- * started once the handler's synchronous part has run. A worker whose loop is blocked starts
- * nothing, so it is sent at most one job more; the rest wait on the main thread (where the
- * deadline still answers them) or go to a worker that is free.
+ * Routing: a job goes to the worker with the fewest jobs sent but not started (the first one
+ * on a tie, so light traffic stays on one worker), in one `jobs` message per worker per turn
+ * of the loop. A worker whose loop is blocked starts nothing: every {@link STALL_CHECK_MS} the
+ * dispatcher takes back the jobs a worker has not started if it has handled none of its
+ * messages since the last look, runs them elsewhere, and sends it nothing until it handles one.
+ * Only the invocations a loop had already started when it blocked wait for it — and those the
+ * dispatcher answers at their deadline.
  *
  * @example
  * ```ts
@@ -221,12 +272,13 @@ export class WorkerExecutors implements Executors {
   readonly isolated = true
   readonly #threads: Thread[]
   readonly #log: RuntimeLog
-  readonly #pending = new Map<number, Pending>()
-  readonly #queue: Pending[] = []
-  #queueHead = 0
-  #nextId = 0
+  /** Jobs no worker could take yet (all stalled), oldest first. */
+  #queue: Pending[] = []
+  #nextId = 1
   #streaming = false
   #closing = false
+  #flushScheduled = false
+  #stallTimer: NodeJS.Timeout | undefined
   #onFault: () => void = () => {}
 
   private constructor(threads: Thread[], log: RuntimeLog) {
@@ -236,29 +288,43 @@ export class WorkerExecutors implements Executors {
 
   /**
    * Starts `workers` threads, each loading the handler, and resolves once all are ready — or
-   * with the first one's init error (the others are then stopped).
+   * with the first one's init error (the others are then stopped). `concurrency` bounds the
+   * jobs a worker can hold.
    */
   static async start(options: {
     workers: number
+    concurrency: number
     handlerArg: string | undefined
     log: RuntimeLog
   }): Promise<{ executors: WorkerExecutors } | { initError: ErrorResponse }> {
     const entry = workerEntry()
     const threads: Thread[] = []
     const executors = new WorkerExecutors(threads, options.log)
+    // Every slot's job on one worker, and as many again that it holds after the dispatcher
+    // answered them itself (their deadline passed while its loop was blocked).
+    const cells = 2 * options.concurrency
     const ready = await Promise.all(
       Array.from({ length: options.workers }, () => {
-        const started = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT)
-        const data: ExecutorData = { role: 'executor', handlerArg: options.handlerArg, started }
+        const shared = new SharedArrayBuffer((CLAIMS + cells) * Int32Array.BYTES_PER_ELEMENT)
+        const data: ExecutorData = { role: 'executor', handlerArg: options.handlerArg, shared }
         const worker = new Worker(entry, { workerData: data, stdout: false, stderr: false })
         const thread: Thread = {
           worker,
-          inFlight: 0,
+          shared: new Int32Array(shared),
+          free: Array.from({ length: cells }, (_, index) => CLAIMS + cells - 1 - index),
+          outbox: [],
+          held: new Map(),
           sent: 0,
-          started: new Int32Array(started),
+          reclaimed: 0,
+          posted: 0,
+          postedAtCheck: 0,
+          processedAtCheck: 0,
+          stalled: false,
+          stalledAt: 0,
+          reported: false,
           alive: true,
-          lingering: 0,
           exited: new Promise((resolve) => worker.once('exit', () => resolve())),
+          lingering: 0,
         }
         threads.push(thread)
         return executors.#whenReady(thread)
@@ -298,25 +364,19 @@ export class WorkerExecutors implements Executors {
 
   #serve(thread: Thread): void {
     thread.worker.on('message', (message: WorkerMessage) => {
-      switch (message.type) {
-        case 'started':
-          this.#pump()
-          return
-        case 'answers': {
-          thread.lingering = message.lingering
-          for (const [id, answer] of message.answers) {
-            const pending = this.#pending.get(id)
-            if (pending === undefined) continue
-            this.#pending.delete(id)
-            thread.inFlight--
-            pending.resolve(answer)
-          }
-          if (this.#queueHead < this.#queue.length) this.#pump()
-          return
+      if (message.type === 'answers') {
+        thread.lingering = message.lingering
+        for (const [id, answer] of message.answers) {
+          const pending = thread.held.get(id)
+          if (pending === undefined) continue
+          thread.held.delete(id)
+          Atomics.store(thread.shared, pending.claim, CLAIM_FREE)
+          thread.free.push(pending.claim)
+          pending.resolve(answer)
         }
-        case 'fault':
-          this.#onFault()
-          return
+        if (this.#queue.length > 0) this.#route()
+      } else if (message.type === 'fault') {
+        this.#onFault()
       }
     })
     thread.worker.on('error', (error) => {
@@ -327,15 +387,17 @@ export class WorkerExecutors implements Executors {
     thread.worker.on('exit', (code) => {
       thread.alive = false
       if (this.#closing && code === 0) return
-      // Whatever it held is answered now; the runtime stops, as after an unattributable fault.
+      // What it had not started runs elsewhere; what it had started is answered now. The
+      // runtime then stops, as after an unattributable fault.
       const error = new WorkerFailedError(`exit code ${code}`)
-      for (const [id, pending] of this.#pending) {
-        if (pending.thread !== thread) continue
-        this.#pending.delete(id)
+      const waiting = this.#takeBack(thread, true)
+      for (const pending of thread.held.values()) {
         pending.resolve({ type: 'error', error: toErrorResponse(error), timedOut: false })
       }
+      thread.held.clear()
+      this.#queue.unshift(...waiting)
       if (!this.#closing) this.#onFault()
-      this.#pump()
+      this.#route()
     })
   }
 
@@ -349,68 +411,140 @@ export class WorkerExecutors implements Executors {
 
   execute(job: DispatchedJob): Promise<Answer> {
     const { promise, resolve } = Promise.withResolvers<Answer>()
-    const pending: Pending = { id: this.#nextId++, job, resolve, thread: undefined }
-    this.#pending.set(pending.id, pending)
-    this.#queue.push(pending)
-    this.#pump()
+    this.#queue.push({ id: this.#nextId++, job, resolve, claim: 0, moved: false })
+    this.#route()
     return promise
   }
 
-  /** Sends queued jobs to free workers, in arrival order. */
-  #pump(): void {
-    while (this.#queueHead < this.#queue.length) {
-      const pending = this.#queue[this.#queueHead] as Pending
+  /** Places queued jobs on workers, oldest first; what no worker can take stays queued. */
+  #route(): void {
+    let placed = 0
+    for (const pending of this.#queue) {
       if (pending.job.withdrawn) {
-        // The runtime answered it while it waited (its deadline, the shutdown budget).
-        this.#dequeue()
-        this.#pending.delete(pending.id)
+        placed++ // answered by the runtime while it waited: never started
         continue
       }
-      const thread = this.#freeThread() ?? this.#waitForStart()
-      if (thread === undefined) return
-      this.#dequeue()
-      this.#send(thread, pending)
+      const thread = this.#pick()
+      if (thread === undefined) break
+      placed++
+      this.#place(thread, pending)
     }
+    if (placed > 0) this.#queue.splice(0, placed)
   }
 
-  #dequeue(): void {
-    this.#queueHead++
-    if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
-      this.#queue.splice(0, this.#queueHead)
-      this.#queueHead = 0
-    }
-  }
-
-  /**
-   * The first worker (in start order) whose jobs have all started: work concentrates on the
-   * first workers while they keep up, so the others stay small (an idle V8 heap does not grow),
-   * and spreads as soon as one is busy running a job's synchronous part — or blocked.
-   */
-  #freeThread(): Thread | undefined {
+  /** The live, unstalled worker with a free cell and the fewest jobs sent but not started. */
+  #pick(): Thread | undefined {
+    let best: Thread | undefined
+    let bestWaiting = 0
     for (const thread of this.#threads) {
-      if (thread.alive && Atomics.load(thread.started, STARTED) === thread.sent) return thread
+      if (!thread.alive || thread.stalled || thread.free.length === 0) continue
+      const waiting = thread.sent - thread.reclaimed - Atomics.load(thread.shared, STARTED)
+      if (best === undefined || waiting < bestWaiting) {
+        best = thread
+        bestWaiting = waiting
+      }
     }
-    return undefined
+    return best
   }
 
-  /**
-   * No worker is free: ask each to send a `started` message at its next start, then look
-   * again (a start between the first look and the request would otherwise go unnoticed).
-   */
-  #waitForStart(): Thread | undefined {
-    for (const thread of this.#threads) {
-      if (thread.alive) Atomics.store(thread.started, WAITING, 1)
-    }
-    return this.#freeThread()
-  }
-
-  #send(thread: Thread, pending: Pending): void {
-    pending.thread = thread
-    thread.inFlight++
+  #place(thread: Thread, pending: Pending): void {
+    const claim = thread.free.pop() as number
+    pending.claim = claim
+    Atomics.store(thread.shared, claim, pending.id)
+    thread.held.set(pending.id, pending)
     thread.sent++
     const { next, payload, timeoutMs } = pending.job
-    const message: MainMessage = { type: 'job', id: pending.id, job: { next, payload, timeoutMs } }
-    thread.worker.postMessage(message)
+    thread.outbox.push([claim, pending.id, { next, payload, timeoutMs }])
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      rawSetImmediate(this.#flush)
+    }
+  }
+
+  /** One `jobs` message per worker for what this turn of the loop placed on it. */
+  readonly #flush = () => {
+    this.#flushScheduled = false
+    for (const thread of this.#threads) {
+      if (thread.outbox.length === 0) continue
+      const jobs = thread.outbox
+      thread.outbox = []
+      if (!thread.alive) continue // its exit handler takes the jobs back
+      thread.posted++
+      thread.worker.postMessage({ type: 'jobs', jobs } satisfies MainMessage)
+    }
+    this.#armStallCheck()
+  }
+
+  #armStallCheck(): void {
+    if (this.#stallTimer !== undefined || this.#closing) return
+    // Looking is needed while a message waits to be handled, or a worker is stalled (to see it
+    // handle its messages again).
+    const watch = this.#threads.some(
+      (thread) =>
+        thread.alive && (thread.stalled || Atomics.load(thread.shared, PROCESSED) < thread.posted),
+    )
+    if (!watch) return
+    this.#stallTimer = rawSetTimeout(this.#checkStalls, STALL_CHECK_MS)
+  }
+
+  readonly #checkStalls = () => {
+    this.#stallTimer = undefined
+    for (const thread of this.#threads) {
+      if (!thread.alive) continue
+      // Stalled: a message that was already waiting at the last look (at least STALL_CHECK_MS
+      // ago) is still not handled, and none was handled since.
+      const processed = Atomics.load(thread.shared, PROCESSED)
+      const stalled = processed === thread.processedAtCheck && processed < thread.postedAtCheck
+      thread.processedAtCheck = processed
+      thread.postedAtCheck = thread.posted
+      if (!stalled) {
+        if (thread.stalled && thread.reported) {
+          this.#log.log('INFO', 'A worker thread whose event loop was blocked is serving again', {
+            code: 'LMI_WORKER_RESUMED',
+            threadId: thread.worker.threadId,
+            blockedMs: Date.now() - thread.stalledAt,
+          })
+        }
+        thread.stalled = false
+        continue
+      }
+      if (!thread.stalled) {
+        thread.stalled = true
+        thread.stalledAt = Date.now()
+        thread.reported = false
+      } else if (!thread.reported && Date.now() - thread.stalledAt >= BLOCKED_LOG_MS) {
+        thread.reported = true
+        this.#log.log(
+          'WARN',
+          `A worker thread's event loop has been blocked for over ${BLOCKED_LOG_MS} ms (synchronous code in a handler?): invocations run on the other workers meanwhile`,
+          { code: 'LMI_WORKER_BLOCKED', threadId: thread.worker.threadId },
+        )
+      }
+      this.#queue.unshift(...this.#takeBack(thread, false))
+    }
+    this.#route()
+    this.#armStallCheck()
+  }
+
+  /**
+   * Takes back the jobs a worker has not started (each cell swapped from the job's id to free:
+   * the worker skips it then), oldest first. From a stalled worker, a job moves once: a job
+   * slow to hand over (a 6 MB event) is never chased from worker to worker. `all` (the worker
+   * is gone): every job it has not started, its outbox included.
+   */
+  #takeBack(thread: Thread, all: boolean): Pending[] {
+    const waiting: Pending[] = []
+    if (all) thread.outbox = []
+    for (const [id, pending] of thread.held) {
+      if (!all && pending.moved) continue
+      if (Atomics.compareExchange(thread.shared, pending.claim, id, CLAIM_FREE) !== id) continue
+      pending.moved = true
+      thread.held.delete(id)
+      thread.free.push(pending.claim)
+      thread.reclaimed++
+      waiting.push(pending)
+    }
+    return waiting
   }
 
   cancelAll(error: Error): void {
@@ -427,6 +561,7 @@ export class WorkerExecutors implements Executors {
    */
   async close(): Promise<void> {
     this.#closing = true
+    rawClearTimeout(this.#stallTimer)
     for (const thread of this.#threads) {
       if (thread.alive) thread.worker.postMessage({ type: 'stop' } satisfies MainMessage)
     }
@@ -459,7 +594,7 @@ export function serveWorker(
 ): Promise<number> {
   const port = parentPort
   if (port === null) throw new LmiError('serveWorker() runs in a worker thread', 'LMI_NOT_A_WORKER')
-  const started: Started = new Int32Array(data.started)
+  const shared: Shared = new Int32Array(data.shared)
   const { promise, resolve } = Promise.withResolvers<number>()
   const post = (message: WorkerMessage) => port.postMessage(message)
   // Answers that settle in one turn of the loop (timers due together, I/O read together) go
@@ -476,16 +611,16 @@ export function serveWorker(
   executor.start(() => post({ type: 'fault' }))
   port.on('message', (message: MainMessage) => {
     switch (message.type) {
-      case 'job': {
-        const answer = executor.execute(message.job)
-        Atomics.add(started, STARTED, 1)
-        if (Atomics.load(started, WAITING) === 1) {
-          Atomics.store(started, WAITING, 0)
-          post({ type: 'started' })
+      case 'jobs':
+        for (const [claim, id, job] of message.jobs) {
+          // Taken back by the dispatcher (this loop was blocked): it runs elsewhere.
+          if (Atomics.compareExchange(shared, claim, id, CLAIM_STARTED) !== id) continue
+          const answer = executor.execute(job)
+          Atomics.add(shared, STARTED, 1)
+          void answer.then((value) => answered(id, value))
         }
-        void answer.then((value) => answered(message.id, value))
+        Atomics.add(shared, PROCESSED, 1)
         return
-      }
       case 'cancel':
         executor.cancelAll(new ShutdownTimeoutError(message.budgetMs))
         return

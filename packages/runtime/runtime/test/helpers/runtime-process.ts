@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterEach } from 'node:test'
@@ -9,6 +11,7 @@ import { createEmulator, type Emulator, type EmulatorOptions } from '@lmi/dev/em
 const here = dirname(fileURLToPath(import.meta.url))
 export const fixturesDir = join(here, '..', 'fixtures')
 const runtimeBin = join(here, '..', '..', 'bin', 'lmi-runtime.js')
+let runtimesStarted = 0
 
 export interface RuntimeUnderTest {
   emulator: Emulator
@@ -19,6 +22,8 @@ export interface RuntimeUnderTest {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   /** Resolves once `count` log records match `predicate`. */
   waitForLogs(predicate: (record: Record<string, unknown>) => boolean, count: number): Promise<void>
+  /** Lets handlers waiting in `fixtures/cross-thread.mjs`'s `released()` end. */
+  release(): Promise<void>
   /** Resolves with the first log record matching `predicate` (already seen or future). */
   waitForLog(
     predicate: (record: Record<string, unknown>) => boolean,
@@ -31,6 +36,8 @@ export interface StartOptions {
   concurrency?: number
   env?: Record<string, string>
   emulator?: EmulatorOptions
+  /** The runtime's entry script; default `bin/lmi-runtime.js` (from src/, `@lmi/source`). */
+  bin?: string
 }
 
 /**
@@ -42,6 +49,7 @@ export async function startRuntime(options: StartOptions): Promise<RuntimeUnderT
     maxConcurrency: options.concurrency ?? 1,
     ...options.emulator,
   })
+  const releaseFile = join(tmpdir(), `lmi-release-${process.pid}-${++runtimesStarted}`)
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     AWS_LAMBDA_RUNTIME_API: emulator.runtimeApi,
@@ -52,6 +60,7 @@ export async function startRuntime(options: StartOptions): Promise<RuntimeUnderT
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
     AWS_LAMBDA_LOG_FORMAT: 'JSON',
     LMI_SHUTDOWN_TIMEOUT_MS: '5000',
+    RELEASE_FILE: releaseFile,
     // One event loop unless a test is about worker threads: fixtures count invocations in module state.
     LMI_WORKERS: '0',
     ...options.env,
@@ -59,7 +68,7 @@ export async function startRuntime(options: StartOptions): Promise<RuntimeUnderT
   if (options.concurrency !== undefined) {
     env.AWS_LAMBDA_MAX_CONCURRENCY = String(options.concurrency)
   }
-  const child = spawn(process.execPath, ['--conditions=@lmi/source', runtimeBin], {
+  const child = spawn(process.execPath, ['--conditions=@lmi/source', options.bin ?? runtimeBin], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -111,12 +120,16 @@ export async function startRuntime(options: StartOptions): Promise<RuntimeUnderT
       if (seen !== undefined) return Promise.resolve(seen)
       return new Promise((resolve) => waiters.push({ predicate, resolve }))
     },
+    async release() {
+      await writeFile(releaseFile, '')
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL')
         await exited
       }
       await emulator.close().catch(() => {})
+      await rm(releaseFile, { force: true })
     },
   }
 }
@@ -136,17 +149,34 @@ export function json<T = Record<string, unknown>>(payload: Buffer): T {
  * it('answers', async () => { const runtime = await start({ handler: 'handlers.echo' }) })
  * ```
  */
-export function runtimePerTest(): (options: StartOptions) => Promise<RuntimeUnderTest> {
+export function runtimePerTest(
+  env: Record<string, string> = {},
+): (options: StartOptions) => Promise<RuntimeUnderTest> {
   let current: RuntimeUnderTest | undefined
   afterEach(async () => {
     await current?.stop()
     current = undefined
   })
   return async function start(options: StartOptions): Promise<RuntimeUnderTest> {
-    current = await startRuntime(options)
+    current = await startRuntime({ ...options, env: { ...env, ...options.env } })
     return current
   }
 }
+
+/**
+ * The two ways the runtime runs handlers, for suites that must hold in both: on its own event
+ * loop (`LMI_WORKERS=0`, and classic concurrency 1) and in worker threads (the default in
+ * concurrent mode). Fixtures that coordinate invocations use `fixtures/cross-thread.mjs`.
+ *
+ * @example
+ * ```ts
+ * for (const mode of RUNTIME_MODES) describe(mode.name, () => { const start = runtimePerTest(mode.env) })
+ * ```
+ */
+export const RUNTIME_MODES = [
+  { name: 'handlers on the main thread (LMI_WORKERS=0)', env: { LMI_WORKERS: '0' } },
+  { name: 'handlers in worker threads (the default)', env: { LMI_WORKERS: '' } },
+] as const
 
 /**
  * Resolves once at least `count` `/next` polls are parked in the emulator (the runtime's idle

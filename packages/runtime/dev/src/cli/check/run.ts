@@ -108,7 +108,9 @@ function runtimeEnv(options: RuntimeProcessOptions, emulator: Emulator): NodeJS.
     LMI_SHARED_STATE: 'warn',
     // Async work left running: a promise hook per promise, affordable here.
     LMI_DETECT_PROMISES: '1',
-    LMI_WORKERS: '1',
+    // Every invocation on one event loop, sharing one copy of the module's state: what state
+    // invocations share shows most often there.
+    LMI_WORKERS: '0',
     LMI_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_MS),
   }
 }
