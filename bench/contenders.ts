@@ -12,6 +12,7 @@ export type ContenderName =
   | 'aws'
   | 'bare'
   | 'lmi'
+  | 'lmi-main'
   | 'lmi-percpu'
   | 'lmi-detect-off'
   | 'lmi-detect-warn'
@@ -62,6 +63,11 @@ export const contenders: Contender[] = [
     description:
       'lmi runtime (packages/runtime/runtime), compiled dist/ as published, default workers',
     resolve: () => resolveLmi(process.env.LMI_BENCH_WORKERS),
+  },
+  {
+    name: 'lmi-main',
+    description: 'lmi runtime with handlers on the main thread (LMI_WORKERS=0): one event loop',
+    resolve: () => resolveLmi('0'),
   },
   {
     name: 'lmi-percpu',

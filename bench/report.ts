@@ -247,6 +247,7 @@ export function markdown(options: {
     ['lmi/aws', 'lmi', 'aws'],
     ['lmi/bare', 'lmi', 'bare'],
     ['bare/aws', 'bare', 'aws'],
+    ['lmi-main/lmi', 'lmi-main', 'lmi'],
     ['lmi-percpu/lmi', 'lmi-percpu', 'lmi'],
     ['detect-off/lmi', 'lmi-detect-off', 'lmi'],
     ['detect-warn/lmi', 'lmi-detect-warn', 'lmi'],

@@ -40,7 +40,8 @@ if (flags.help) {
   --quick                short smoke run: 1 round, a fifth of the invocations
   --rounds R             rounds (default 5, quick 1; env LMI_BENCH_ROUNDS)
   --scale F              multiply invocation counts by F (env LMI_BENCH_SCALE)
-  --contenders a,b       subset of aws,bare,lmi (default), lmi-percpu (one worker per CPU),
+  --contenders a,b       subset of aws,bare,lmi (default), lmi-main (LMI_WORKERS=0: one event
+                         loop), lmi-percpu (one worker per CPU),
                          lmi-detect-off|warn|throw (LMI_SHARED_STATE: the detectors' cost)
   --handlers a,b         subset of trivial,io10 (default), cpu2 (CPU-bound, on request)
   --concurrency 1,8,64   concurrency levels
@@ -94,7 +95,16 @@ const scale =
   (positive(flags.scale ?? process.env.LMI_BENCH_SCALE, '--scale') ?? 1) * (quick ? 0.2 : 1)
 const picked = list<ContenderName>(
   flags.contenders,
-  ['aws', 'bare', 'lmi', 'lmi-percpu', 'lmi-detect-off', 'lmi-detect-warn', 'lmi-detect-throw'],
+  [
+    'aws',
+    'bare',
+    'lmi',
+    'lmi-main',
+    'lmi-percpu',
+    'lmi-detect-off',
+    'lmi-detect-warn',
+    'lmi-detect-throw',
+  ],
   'contender',
   ['aws', 'bare', 'lmi'],
 )
@@ -199,6 +209,7 @@ const ratioList = ratios(
     ['lmi', 'aws'],
     ['lmi', 'bare'],
     ['bare', 'aws'],
+    ['lmi-main', 'lmi'],
     ['lmi-percpu', 'lmi'],
     ['lmi-detect-off', 'lmi'],
     ['lmi-detect-warn', 'lmi'],
@@ -243,6 +254,7 @@ const text = [
         'aws',
         'bare',
         'lmi',
+        'lmi-main',
         'lmi-percpu',
         'lmi-detect-off',
         'lmi-detect-warn',
