@@ -37,4 +37,18 @@ export {
   type LogSettings,
   RuntimeLog,
 } from './log/log.ts'
-export { Runtime, type RuntimeOptions, type RuntimeStats } from './scheduler/runtime.ts'
+export { type Answer, Executor, type ExecutorOptions, type Job } from './scheduler/executor.ts'
+export {
+  type DispatchedJob,
+  type Executors,
+  LocalExecutors,
+  Runtime,
+  type RuntimeOptions,
+  type RuntimeStats,
+} from './scheduler/runtime.ts'
+export {
+  defaultWorkerCount,
+  WorkerExecutors,
+  WorkerFailedError,
+  workerCountFromEnv,
+} from './scheduler/workers.ts'
