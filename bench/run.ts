@@ -93,21 +93,22 @@ const rounds = Math.round(
 )
 const scale =
   (positive(flags.scale ?? process.env.LMI_BENCH_SCALE, '--scale') ?? 1) * (quick ? 0.2 : 1)
-const picked = list<ContenderName>(
-  flags.contenders,
-  [
-    'aws',
-    'bare',
-    'lmi',
-    'lmi-main',
-    'lmi-percpu',
-    'lmi-detect-off',
-    'lmi-detect-warn',
-    'lmi-detect-throw',
-  ],
-  'contender',
-  ['aws', 'bare', 'lmi'],
-)
+/** Every contender, in the order tables list them. */
+const CONTENDER_NAMES: readonly ContenderName[] = [
+  'aws',
+  'bare',
+  'lmi',
+  'lmi-main',
+  'lmi-percpu',
+  'lmi-detect-off',
+  'lmi-detect-warn',
+  'lmi-detect-throw',
+]
+const picked = list<ContenderName>(flags.contenders, [...CONTENDER_NAMES], 'contender', [
+  'aws',
+  'bare',
+  'lmi',
+])
 const handlers = list<HandlerName>(
   flags.handlers,
   Object.keys(handlerInfo) as HandlerName[],
@@ -249,18 +250,7 @@ const text = [
     ratios: ratioList,
     verdict: outcome,
     handlers: handlers.map((name) => ({ name, description: handlerInfo[name].description })),
-    contenders: (
-      [
-        'aws',
-        'bare',
-        'lmi',
-        'lmi-main',
-        'lmi-percpu',
-        'lmi-detect-off',
-        'lmi-detect-warn',
-        'lmi-detect-throw',
-      ] as const
-    ).filter((c) => cells.some((cell) => cell.contender === c)),
+    contenders: CONTENDER_NAMES.filter((c) => cells.some((cell) => cell.contender === c)),
     levels,
     rounds,
   }),
