@@ -28,6 +28,7 @@ import {
   type ExecutorData,
   serveWorker,
   superviseDispatcher,
+  type WorkerCount,
   type WorkerData,
   type WorkerMessage,
   workerCountFromEnv,
@@ -47,6 +48,12 @@ export interface RuntimeConfig {
   handler: string
   /** `AWS_LAMBDA_MAX_CONCURRENCY`; 1 when unset (classic Lambda: strictly sequential). */
   concurrency: number
+  /**
+   * `AWS_LAMBDA_MAX_CONCURRENCY` is set, whatever its value (LMI allows 1 to 1600): concurrent
+   * mode, as AWS's runtime and `@aws/lambda-invoke-store` decide it — JSON logs, no
+   * `_X_AMZN_TRACE_ID` writes. Unset: classic Lambda.
+   */
+  concurrent: boolean
   functionInfo: FunctionInfo
   log: LogSettings
   shutdownTimeoutMs: number
@@ -87,13 +94,15 @@ export function runtimeConfigFromEnv(env: NodeJS.ProcessEnv, handlerArg?: string
     throw new InvalidConfigurationError('No handler: set _HANDLER (e.g. "index.handler")')
   }
   const concurrency = positiveInteger(env, 'AWS_LAMBDA_MAX_CONCURRENCY', 1)
+  const concurrent = env.AWS_LAMBDA_MAX_CONCURRENCY !== undefined
   return {
     runtimeApi,
     taskRoot: env.LAMBDA_TASK_ROOT ?? process.cwd(),
     handler,
     concurrency,
+    concurrent,
     functionInfo: functionInfoFromEnv(env),
-    log: logSettingsFromEnv(env, concurrency > 1),
+    log: logSettingsFromEnv(env, concurrent),
     shutdownTimeoutMs: positiveInteger(env, 'LMI_SHUTDOWN_TIMEOUT_MS', 10_000),
     sharedState: sharedStateModeFromEnv(env),
   }
@@ -165,7 +174,7 @@ export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Pr
   const log = new RuntimeLog(config.log)
   const role = isMainThread ? undefined : (workerData as WorkerData)
   if (role === undefined) {
-    let workers: number
+    let workers: WorkerCount
     try {
       workers = workerCountFromEnv(env, cpuQuota(), config.concurrency)
     } catch (error) {
@@ -173,16 +182,30 @@ export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Pr
       await reportInitError(config.runtimeApi, toErrorResponse(error))
       return 1
     }
-    if (workers > 0 && (env.LMI_WORKERS ?? '').trim() === '' && !canStartWorkers()) {
+    if (workers.count > 0 && workers.from === 'default' && !canStartWorkers()) {
       // The default, in a copy bundled to CommonJS: the handler runs on this thread instead.
       log.log(
         'WARN',
         'This copy of lmi-runtime is a CommonJS bundle and cannot start worker threads: handlers run on the main thread (LMI_WORKERS=0)',
         { code: 'LMI_WORKERS_UNAVAILABLE' },
       )
-      workers = 0
+      workers = { count: 0, from: workers.from }
     }
-    if (workers > 0) return superviseDispatcher({ workers, handlerArg, log })
+    // Once, like the worker-pool line of AWS's runtimes (shown with AWS_LAMBDA_LOG_LEVEL=DEBUG).
+    log.log(
+      'DEBUG',
+      `Starting: ${workers.count} worker thread(s) (${workers.from}), max concurrency ${config.concurrency}, ${config.concurrent ? 'concurrent (LMI)' : 'classic'} mode`,
+      {
+        code: 'LMI_RUNTIME_STARTING',
+        workers: workers.count,
+        workersFrom: workers.from,
+        maxConcurrency: config.concurrency,
+        concurrent: config.concurrent,
+      },
+    )
+    if (workers.count > 0) {
+      return superviseDispatcher({ workers: workers.count, handlerArg, log })
+    }
   } else if (role.role === 'dispatcher') {
     return serveFromWorkers(config, role, log)
   }
@@ -225,7 +248,7 @@ export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Pr
     runtimeApi: config.runtimeApi,
     handler,
     concurrency: config.concurrency,
-    sequential: config.concurrency === 1,
+    sequential: !config.concurrent,
     functionInfo: config.functionInfo,
     log,
     shutdownTimeoutMs: config.shutdownTimeoutMs,

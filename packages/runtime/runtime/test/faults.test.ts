@@ -485,6 +485,17 @@ describe('init failures', () => {
       errorType: 'InvalidConfigurationError',
       message: /LMI_WORKERS must be 0 or a positive integer, got "-1"/,
     },
+    {
+      what: 'AWS_LAMBDA_NODEJS_WORKER_COUNT=many',
+      handler: 'throws.handler',
+      env: {
+        AWS_LAMBDA_MAX_CONCURRENCY: '16',
+        LMI_WORKERS: '',
+        AWS_LAMBDA_NODEJS_WORKER_COUNT: 'many',
+      },
+      errorType: 'InvalidConfigurationError',
+      message: /AWS_LAMBDA_NODEJS_WORKER_COUNT must be a positive integer, got "many"/,
+    },
   ]
 
   for (const { what, handler, env, errorType, message } of cases) {

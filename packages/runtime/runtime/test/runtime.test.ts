@@ -40,6 +40,28 @@ describe('scheduling', () => {
     assert.equal(runtime.emulator.stats().peakInFlight, 1)
   })
 
+  it('is in concurrent mode when AWS_LAMBDA_MAX_CONCURRENCY is set, even to 1: one at a time, no _X_AMZN_TRACE_ID', async () => {
+    // Prepare: LMI accepts 1; AWS's runtime and InvokeStore decide the mode by the variable's
+    // presence, and LMI does not support _X_AMZN_TRACE_ID.
+    const runtime = await start({
+      handler: 'handlers.batch',
+      concurrency: 1,
+      emulator: { maxConcurrency: 8 },
+    })
+    // Act
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => runtime.emulator.invoke({ size: 1 })),
+    )
+    // Assess
+    assert.ok(results.every((result) => result.status === 'success'))
+    assert.equal(runtime.emulator.stats().peakInFlight, 1)
+    for (const result of results) {
+      const body = json(result.payload)
+      assert.match(String(body.traceId), /^Root=/)
+      assert.equal(body.traceEnv, null)
+    }
+  })
+
   it('keeps exactly AWS_LAMBDA_MAX_CONCURRENCY invocations in flight, never more', async () => {
     // Prepare: the platform allows 64; the runtime is configured for 16. Invocations are held
     // in batches of 16, so a 17th slot would show up as 17 handlers running at once.

@@ -39,13 +39,59 @@ describe('worker threads (LMI_WORKERS)', () => {
   })
 
   it('reads LMI_WORKERS: 0 runs handlers on the main thread, never more workers than the concurrency', () => {
-    assert.equal(workerCountFromEnv({ LMI_WORKERS: '0' }, 2, 64), 0)
-    assert.equal(workerCountFromEnv({ LMI_WORKERS: '8' }, 2, 4), 4)
-    assert.equal(workerCountFromEnv({ LMI_WORKERS: ' ' }, 2, 64), 2)
+    assert.deepEqual(workerCountFromEnv({ LMI_WORKERS: '0' }, 2, 64), {
+      count: 0,
+      from: 'LMI_WORKERS',
+    })
+    assert.deepEqual(workerCountFromEnv({ LMI_WORKERS: '8' }, 2, 4), {
+      count: 4,
+      from: 'LMI_WORKERS',
+    })
+    assert.deepEqual(workerCountFromEnv({ LMI_WORKERS: ' ' }, 2, 64), { count: 2, from: 'default' })
     assert.throws(() => workerCountFromEnv({ LMI_WORKERS: '1.5' }, 2, 64), {
       name: 'InvalidConfigurationError',
       message: 'LMI_WORKERS must be 0 or a positive integer, got "1.5"',
     })
+  })
+
+  it("honours AWS's AWS_LAMBDA_NODEJS_WORKER_COUNT, with LMI_WORKERS winning when both are set", () => {
+    const aws = { AWS_LAMBDA_NODEJS_WORKER_COUNT: '3' }
+    assert.deepEqual(workerCountFromEnv(aws, 2, 64), {
+      count: 3,
+      from: 'AWS_LAMBDA_NODEJS_WORKER_COUNT',
+    })
+    assert.deepEqual(workerCountFromEnv({ ...aws, LMI_WORKERS: '2' }, 2, 64), {
+      count: 2,
+      from: 'LMI_WORKERS',
+    })
+    assert.equal(workerCountFromEnv({ AWS_LAMBDA_NODEJS_WORKER_COUNT: '16' }, 2, 8).count, 8)
+    assert.throws(() => workerCountFromEnv({ AWS_LAMBDA_NODEJS_WORKER_COUNT: '0' }, 2, 64), {
+      name: 'InvalidConfigurationError',
+      message: 'AWS_LAMBDA_NODEJS_WORKER_COUNT must be a positive integer, got "0"',
+    })
+  })
+
+  it('logs the worker count, where it came from and the concurrency once at start (DEBUG)', async () => {
+    current = await startRuntime({
+      handler: 'workers.handler',
+      concurrency: 8,
+      env: { LMI_WORKERS: '', AWS_LAMBDA_NODEJS_WORKER_COUNT: '3', AWS_LAMBDA_LOG_LEVEL: 'DEBUG' },
+    })
+    // Act
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => current?.emulator.invoke({ busyMs: 50 })),
+    )
+    // Assess
+    assert.ok(results.every((result) => result?.status === 'success'))
+    const starting = current.logs.filter((record) => record.code === 'LMI_RUNTIME_STARTING')
+    assert.equal(starting.length, 1)
+    assert.equal(starting[0]?.level, 'DEBUG')
+    assert.equal(starting[0]?.workers, 3)
+    assert.equal(starting[0]?.workersFrom, 'AWS_LAMBDA_NODEJS_WORKER_COUNT')
+    assert.equal(starting[0]?.maxConcurrency, 8)
+    assert.equal(starting[0]?.concurrent, true)
+    const threads = new Set(results.map((result) => json(result?.payload as Buffer).threadId))
+    assert.ok(threads.size >= 2 && threads.size <= 3, `served by ${threads.size} threads`)
   })
 
   it('serves invocations from every worker thread within the concurrency limit', async () => {

@@ -122,7 +122,7 @@ export interface RuntimeOptions {
    */
   exit?: (code: number) => void
   /**
-   * Classic one-at-a-time Lambda (`AWS_LAMBDA_MAX_CONCURRENCY` unset or 1): like AWS's runtime,
+   * Classic one-at-a-time Lambda (`AWS_LAMBDA_MAX_CONCURRENCY` unset): like AWS's runtime,
    * set `process.env._X_AMZN_TRACE_ID` to each invocation's trace id, for the X-Ray SDK. Never
    * in concurrent mode, where one process-wide variable would hand every invocation the trace
    * id of whichever started last. Default: `concurrency === 1`. (With `handler` only.)

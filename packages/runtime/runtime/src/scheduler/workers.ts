@@ -100,26 +100,55 @@ export function defaultWorkerCount(cpus: number, concurrency: number): number {
 }
 
 /**
- * Reads `LMI_WORKERS` (0, no worker threads, or a positive integer, at most the concurrency) or
- * falls back to {@link defaultWorkerCount}.
+ * The worker count the runtime uses, and where it comes from.
  *
  * @example
  * ```ts
- * workerCountFromEnv({ LMI_WORKERS: '0' }, 2, 64) // 0: handlers on the main thread
+ * const { count, from } = workerCountFromEnv(process.env, cpuQuota(), 64)
+ * ```
+ */
+export interface WorkerCount {
+  count: number
+  from: 'LMI_WORKERS' | 'AWS_LAMBDA_NODEJS_WORKER_COUNT' | 'default'
+}
+
+/**
+ * Reads `LMI_WORKERS` (0, no worker threads, or a positive integer), else AWS's
+ * `AWS_LAMBDA_NODEJS_WORKER_COUNT` (a positive integer: a template written for AWS's runtime
+ * keeps its setting), else {@link defaultWorkerCount}; never more than the concurrency.
+ *
+ * @example
+ * ```ts
+ * workerCountFromEnv({ LMI_WORKERS: '0' }, 2, 64) // { count: 0, from: 'LMI_WORKERS' }
+ * workerCountFromEnv({ AWS_LAMBDA_NODEJS_WORKER_COUNT: '4' }, 2, 64) // { count: 4, from: 'AWS_LAMBDA_NODEJS_WORKER_COUNT' }
  * ```
  */
 export function workerCountFromEnv(
   env: NodeJS.ProcessEnv,
   cpus: number,
   concurrency: number,
-): number {
-  const raw = env.LMI_WORKERS
-  if (raw === undefined || raw.trim() === '') return defaultWorkerCount(cpus, concurrency)
-  const value = Number(raw)
-  if (!Number.isInteger(value) || value < 0) {
-    throw new InvalidConfigurationError(`LMI_WORKERS must be 0 or a positive integer, got "${raw}"`)
+): WorkerCount {
+  const lmi = env.LMI_WORKERS
+  if (lmi !== undefined && lmi.trim() !== '') {
+    const value = Number(lmi)
+    if (!Number.isInteger(value) || value < 0) {
+      throw new InvalidConfigurationError(
+        `LMI_WORKERS must be 0 or a positive integer, got "${lmi}"`,
+      )
+    }
+    return { count: Math.min(value, concurrency), from: 'LMI_WORKERS' }
   }
-  return Math.min(value, concurrency)
+  const aws = env.AWS_LAMBDA_NODEJS_WORKER_COUNT
+  if (aws !== undefined && aws.trim() !== '') {
+    const value = Number(aws)
+    if (!Number.isInteger(value) || value < 1) {
+      throw new InvalidConfigurationError(
+        `AWS_LAMBDA_NODEJS_WORKER_COUNT must be a positive integer, got "${aws}"`,
+      )
+    }
+    return { count: Math.min(value, concurrency), from: 'AWS_LAMBDA_NODEJS_WORKER_COUNT' }
+  }
+  return { count: defaultWorkerCount(cpus, concurrency), from: 'default' }
 }
 
 /**
