@@ -18,7 +18,7 @@ import {
   setFindingSink,
   sharedStateModeFromEnv,
 } from '@lmi/core/internal'
-import { loadHandler } from './handler/load.ts'
+import { loadHandler, refuseCallbackHandler } from './handler/load.ts'
 import { type LogSettings, logSettingsFromEnv, RuntimeLog } from './log/log.ts'
 import { Executor } from './scheduler/executor.ts'
 import { onStopSignals } from './scheduler/shutdown.ts'
@@ -219,6 +219,14 @@ export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Pr
   let handler: Awaited<ReturnType<typeof loadHandler>>
   try {
     handler = await loadHandler(config.taskRoot, config.handler)
+    const allowed = refuseCallbackHandler(handler, { concurrent: config.concurrent, env })
+    if (allowed) {
+      log.log(
+        'WARN',
+        `${config.handler} is a callback-style handler, which AWS's runtime refuses here; run anyway (LMI_ALLOW_CALLBACK_HANDLERS=1), each invocation with its own callback`,
+        { code: 'LMI_CALLBACK_HANDLER_ALLOWED' },
+      )
+    }
   } catch (error) {
     const body = toErrorResponse(error)
     log.log('ERROR', body, { errorType: body.errorType, errorMessage: body.errorMessage })

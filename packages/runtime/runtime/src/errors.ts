@@ -155,3 +155,22 @@ export class RuntimeApiFatalError extends LmiError {
     this.statusCode = statusCode
   }
 }
+
+/**
+ * A callback-style handler (three or more parameters, not streaming) where AWS's Node runtime
+ * refuses one: in concurrent mode (Lambda Managed Instances), and on Node.js 24 and later at all.
+ * Reported at init to `/runtime/init/error` with `errorType` `Runtime.CallbackHandlerDeprecated`
+ * and AWS's message, plus what to do on lmi.
+ *
+ * @example
+ * ```ts
+ * export const handler = (event, context, callback) => callback(null, 'ok')
+ * // AWS_LAMBDA_MAX_CONCURRENCY=64 => Runtime.CallbackHandlerDeprecated at init
+ * ```
+ */
+export class CallbackHandlerDeprecatedError extends LmiError {
+  constructor(message: string) {
+    super(message, 'LMI_CALLBACK_HANDLER')
+    this.name = 'Runtime.CallbackHandlerDeprecated'
+  }
+}

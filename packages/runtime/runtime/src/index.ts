@@ -15,6 +15,7 @@ export {
   RuntimeApiClient,
 } from './client/runtime-api.ts'
 export {
+  CallbackHandlerDeprecatedError,
   HandlerLoadError,
   ResponseSizeTooLargeError,
   RuntimeApiFatalError,
@@ -28,6 +29,7 @@ export {
   type LoadedHandler,
   loadHandler,
   parseHandlerName,
+  refuseCallbackHandler,
   resolveHandlerFile,
 } from './handler/load.ts'
 export {

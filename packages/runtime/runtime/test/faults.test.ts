@@ -396,7 +396,8 @@ describe('init failures', () => {
   // with — and the runtime exits; no invocation is ever handed to it.
   // lmi: the same types, one init error, exit code 1, not a single /next; invocations already
   // queued fail with the init error. A bad AWS_LAMBDA_MAX_CONCURRENCY or LMI_WORKERS (Lambda
-  // validates the former before starting anything) is reported as InvalidConfigurationError.
+  // validates the former before starting anything) is reported as InvalidConfigurationError;
+  // a callback-style handler where AWS's runtime refuses one, as Runtime.CallbackHandlerDeprecated.
   let taskRoot = ''
   before(async () => {
     taskRoot = await mkdtemp(join(tmpdir(), 'lmi-init-failures-'))
@@ -409,6 +410,9 @@ describe('init failures', () => {
         "await Promise.reject(new TypeError('secret unavailable at init'))\nexport const handler = async () => 'unreachable'\n",
       'missing-dependency.mjs':
         "import 'lmi-package-that-does-not-exist'\nexport const handler = async () => 'unreachable'\n",
+      'callback.mjs':
+        'export const handler = (event, context, callback) => callback(null, event)\n',
+      'async-callback.mjs': 'export const handler = async (event, context, callback) => event\n',
     }
     for (const [name, source] of Object.entries(modules)) {
       await writeFile(join(taskRoot, name), source)
@@ -495,6 +499,24 @@ describe('init failures', () => {
       },
       errorType: 'InvalidConfigurationError',
       message: /AWS_LAMBDA_NODEJS_WORKER_COUNT must be a positive integer, got "many"/,
+    },
+    // AWS's runtime refuses callback-style handlers on LMI, async ones declaring 3 parameters
+    // included, with a message that names the Node.js runtime.
+    {
+      what: 'a callback handler on LMI, nodejs24.x',
+      handler: 'callback.handler',
+      env: { AWS_LAMBDA_MAX_CONCURRENCY: '16', AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x' },
+      errorType: 'Runtime.CallbackHandlerDeprecated',
+      message:
+        /^ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node\.js 24\..*LMI_ALLOW_CALLBACK_HANDLERS=1/,
+    },
+    {
+      what: 'an async handler declaring a callback, on LMI, nodejs22.x',
+      handler: 'async-callback.handler',
+      env: { AWS_LAMBDA_MAX_CONCURRENCY: '16', AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x' },
+      errorType: 'Runtime.CallbackHandlerDeprecated',
+      message:
+        /^ERROR: AWS Lambda does not support callback-based function handlers when using Node\.js 22 with Managed Instances\./,
     },
   ]
 

@@ -101,12 +101,28 @@ describe('scheduling', () => {
     })
   })
 
-  it('loads CommonJS handlers and callback-style handlers', async () => {
+  it('loads CommonJS handlers, and callback-style handlers on LMI with LMI_ALLOW_CALLBACK_HANDLERS=1', async () => {
     let runtime = await start({ handler: 'commonjs.handler', concurrency: 2 })
     const cjs = await runtime.emulator.invoke({})
     assert.deepEqual(json(cjs.payload), { cjs: true, requestId: cjs.requestId })
     await runtime.stop()
-    runtime = await start({ handler: 'handlers.callbackStyle', concurrency: 2 })
+    runtime = await start({
+      handler: 'handlers.callbackStyle',
+      concurrency: 2,
+      env: { LMI_ALLOW_CALLBACK_HANDLERS: '1' },
+    })
+    const callbacks = await Promise.all([runtime.emulator.invoke({}), runtime.emulator.invoke({})])
+    for (const callback of callbacks) {
+      assert.deepEqual(json(callback.payload), { viaCallback: true, requestId: callback.requestId })
+    }
+    await runtime.waitForLog((record) => record.code === 'LMI_CALLBACK_HANDLER_ALLOWED')
+  })
+
+  it('runs callback-style handlers in classic mode on nodejs22.x, as AWS does', async () => {
+    const runtime = await start({
+      handler: 'handlers.callbackStyle',
+      env: { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x' },
+    })
     const callback = await runtime.emulator.invoke({})
     assert.deepEqual(json(callback.payload), { viaCallback: true, requestId: callback.requestId })
   })

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs'
 import { basename, isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { isStreamingHandler } from '@lmi/core/internal'
-import { HandlerLoadError } from '../errors.ts'
+import { CallbackHandlerDeprecatedError, HandlerLoadError } from '../errors.ts'
 
 /**
  * Any function Lambda can call: `(event, context)` async, callback-style, or streaming.
@@ -193,4 +193,42 @@ function resolveExport(namespace: Record<string, unknown>, path: string[]): unkn
 function isModuleNotFound(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code
   return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND'
+}
+
+// AWS's messages, word for word (aws-lambda-ric 4.0.2), so logs and alarms match.
+const CALLBACK_REFUSED_NODE22 =
+  'ERROR: AWS Lambda does not support callback-based function handlers when using Node.js 22 with Managed Instances. To use Managed Instances, modify this function to use a supported handler signature. For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.'
+const CALLBACK_REFUSED_NODE24 =
+  'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. You need to modify this function to use a supported handler signature to use Node.js 24 or later. For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.'
+
+/**
+ * Refuses a callback-style handler where AWS's Node runtime does, with its error type and
+ * message: a non-streaming function declaring three or more parameters (async or not, as AWS
+ * counts them), in concurrent mode on Node.js 22 and in any mode from Node.js 24. Which Node is
+ * read from `AWS_EXECUTION_ENV` (`AWS_Lambda_nodejs22.x`) as AWS does, or from this process
+ * when it is unset. `LMI_ALLOW_CALLBACK_HANDLERS=1` runs it anyway: lmi's runtime hands each
+ * invocation its own callback, so it is safe with concurrent invocations (what
+ * `callbackWaitsForEmptyEventLoop` would mean is not: the answer goes when the callback is
+ * called). Returns whether the escape hatch was used.
+ *
+ * @example
+ * ```ts
+ * refuseCallbackHandler(await loadHandler(root, 'app.handler'), { concurrent: true, env: process.env })
+ * ```
+ */
+export function refuseCallbackHandler(
+  handler: LoadedHandler,
+  options: { concurrent: boolean; env: NodeJS.ProcessEnv; nodeMajor?: number },
+): boolean {
+  if (handler.streaming || handler.fn.length < 3) return false
+  const executionEnv = options.env.AWS_EXECUTION_ENV
+  const node22 =
+    executionEnv === undefined
+      ? (options.nodeMajor ?? Number(process.versions.node.split('.')[0])) < 24
+      : executionEnv === 'AWS_Lambda_nodejs22.x'
+  if (node22 && !options.concurrent) return false
+  if (options.env.LMI_ALLOW_CALLBACK_HANDLERS === '1') return true
+  throw new CallbackHandlerDeprecatedError(
+    `${node22 ? CALLBACK_REFUSED_NODE22 : CALLBACK_REFUSED_NODE24} (${handler.name} declares ${handler.fn.length} parameters. On lmi: make it async and return its result — or wrap it in lmi() from @lmi/core — or set LMI_ALLOW_CALLBACK_HANDLERS=1 to run it with a callback per invocation.)`,
+  )
 }
