@@ -180,6 +180,14 @@ describe('errors', () => {
     assert.equal(custom?.error?.errorMessage, 'card declined')
     assert.equal(custom?.errorTypeHeader, 'PaymentDeclinedError')
     assert.ok(custom?.error?.stackTrace?.some((line) => line.includes('handlers.mjs')))
+    // The X-Ray error cause, as AWS's runtime sends it with the post.
+    const cause = JSON.parse(
+      custom?.responseHeaders['lambda-runtime-function-xray-error-cause'] ?? '',
+    )
+    assert.equal(cause.working_directory, process.cwd())
+    assert.equal(cause.exceptions[0].type, 'PaymentDeclinedError')
+    assert.equal(cause.exceptions[0].message, 'card declined')
+    assert.ok(cause.paths.some((path: string) => path.endsWith('fixtures/handlers.mjs')))
     assert.equal(named?.error?.errorType, 'ValidationError')
     assert.equal(sync?.error?.errorType, 'SyntaxError')
     assert.equal(plain?.error?.errorType, 'Error')

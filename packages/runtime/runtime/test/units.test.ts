@@ -7,6 +7,7 @@ import { InvokeStore, InvokeStoreBase } from '@aws/lambda-invoke-store'
 import { InvalidConfigurationError, LmiError, toErrorResponse } from '@lmi/core'
 import { installInvokeStore, LmiInvokeStore } from '@lmi/core/internal'
 import { runtimeConfigFromEnv } from '../src/bootstrap.ts'
+import { XRAY_ERROR_CAUSE_LIMIT_BYTES, xrayErrorCause } from '../src/client/protocol.ts'
 import { HandlerLoadError, UncaughtExceptionError } from '../src/errors.ts'
 import { loadHandler, parseHandlerName, resolveHandlerFile } from '../src/handler/load.ts'
 import { logSettingsFromEnv, RuntimeLog } from '../src/log/log.ts'
@@ -204,5 +205,51 @@ describe('LmiInvokeStore', () => {
       assert.throws(() => store.set(requestKey, 'other'), /protected/)
     })
     assert.equal(store.hasContext(), false)
+  })
+})
+
+describe('the X-Ray error cause (Lambda-Runtime-Function-XRay-Error-Cause)', () => {
+  it("reads the stack as AWS's runtime does: frames, their paths once each", () => {
+    const cause = xrayErrorCause(
+      {
+        errorType: 'TypeError',
+        errorMessage: 'bad input',
+        stackTrace: [
+          '    at parse (file:///var/task/app.mjs:12:7)',
+          '    at async handler (/var/task/app.mjs:30:3)',
+          '    at /var/task/lib.js:4:1',
+        ],
+      },
+      '/var/task',
+    )
+    assert.deepEqual(JSON.parse(cause ?? ''), {
+      working_directory: '/var/task',
+      exceptions: [
+        {
+          type: 'TypeError',
+          message: 'bad input',
+          stack: [
+            { path: 'file:///var/task/app.mjs', line: 12, label: 'parse' },
+            { path: '/var/task/app.mjs', line: 30, label: 'async handler' },
+            { path: '/var/task/lib.js', line: 4, label: 'anonymous' },
+          ],
+        },
+      ],
+      paths: ['file:///var/task/app.mjs', '/var/task/app.mjs', '/var/task/lib.js'],
+    })
+  })
+
+  it('is ASCII JSON within the limit, whatever the message and however deep the stack', () => {
+    const cause = xrayErrorCause({
+      errorType: 'Bad\nName',
+      errorMessage: `ünïcödé 😀 ${'x'.repeat(50_000)}`,
+      stackTrace: Array.from({ length: 500 }, (_, n) => `    at f${n} (/var/task/app.mjs:${n}:1)`),
+    })
+    assert.ok(cause !== undefined)
+    assert.ok(cause.length <= XRAY_ERROR_CAUSE_LIMIT_BYTES, `${cause.length} bytes`)
+    assert.match(cause, /^[\x20-\x7e]+$/)
+    const parsed = JSON.parse(cause) as { exceptions: Array<{ type: string; message: string }> }
+    assert.equal(parsed.exceptions[0]?.type, 'Bad\nName')
+    assert.ok(parsed.exceptions[0]?.message.startsWith('ünïcödé 😀'))
   })
 })

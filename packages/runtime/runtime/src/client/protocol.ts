@@ -59,3 +59,74 @@ function percentEncode(char: string): string {
   }
   return encoded
 }
+
+/**
+ * The most the `Lambda-Runtime-Function-XRay-Error-Cause` header carries, in bytes: stack frames
+ * are dropped from the end, then the message is cut, until the cause fits. (AWS's runtime sets
+ * no bound; a Runtime API behind a usual 8–16 KB header limit would refuse the whole post.)
+ */
+export const XRAY_ERROR_CAUSE_LIMIT_BYTES = 8 * 1024
+
+interface XRayStackFrame {
+  path: string
+  line: number
+  label: string
+}
+
+/**
+ * The X-Ray error cause AWS's Node runtime sends with an error answer, built from the error
+ * body (already read safely from whatever was thrown): `{ working_directory, exceptions: [{
+ * type, message, stack: [{ path, line, label }] }], paths }`, as ASCII JSON within
+ * {@link XRAY_ERROR_CAUSE_LIMIT_BYTES}, so it is always a valid header value. `undefined` if
+ * even an empty stack and message do not fit.
+ *
+ * @example
+ * ```ts
+ * xrayErrorCause({ errorType: 'TypeError', errorMessage: 'x', stackTrace: ['    at f (/var/task/app.js:3:9)'] })
+ * // '{"working_directory":"/var/task","exceptions":[{"type":"TypeError","message":"x","stack":[{"path":"/var/task/app.js","line":3,"label":"f"}]}],"paths":["/var/task/app.js"]}'
+ * ```
+ */
+export function xrayErrorCause(
+  error: { errorType: string; errorMessage: string; stackTrace: string[] },
+  workingDirectory = process.cwd(),
+): string | undefined {
+  const frames = error.stackTrace.map(parseStackFrame)
+  let message = error.errorMessage
+  for (;;) {
+    const cause = asciiJson({
+      working_directory: workingDirectory,
+      exceptions: [{ type: error.errorType, message, stack: frames }],
+      paths: [...new Set(frames.map((frame) => frame.path))],
+    })
+    if (cause.length <= XRAY_ERROR_CAUSE_LIMIT_BYTES) return cause
+    if (frames.length > 0) frames.pop()
+    else if (message.length > 0) message = message.slice(0, Math.floor(message.length / 2))
+    else return undefined
+  }
+}
+
+/** A V8 stack line (`    at label (path:line:column)`) as X-Ray's frame, as AWS's runtime reads it. */
+function parseStackFrame(line: string): XRayStackFrame {
+  const trimmed = line
+    .trim()
+    .replace(/[()]/g, '')
+    .replace(/^\S*\s/, '')
+  const lastSpace = trimmed.lastIndexOf(' ')
+  const label = lastSpace >= 0 ? trimmed.slice(0, lastSpace) : 'anonymous'
+  const location = lastSpace >= 0 ? trimmed.slice(lastSpace + 1) : trimmed
+  // `file:///a/b.js:3:9` or `/a/b.js:3:9`: the path is everything before the last two numbers.
+  const match = /^(.*?):(\d+)(?::\d+)?$/.exec(location)
+  return {
+    path: match?.[1] ?? location,
+    line: match?.[2] === undefined ? 0 : Number(match[2]),
+    label,
+  }
+}
+
+/** JSON with every character outside printable ASCII escaped (`\uXXXX`): a valid header value. */
+function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[^\x20-\x7e]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+}

@@ -11,6 +11,7 @@ import {
   JSON_CONTENT_TYPE,
   NEXT_PATH,
   RESPONSE_LIMIT_BYTES,
+  xrayErrorCause,
 } from './protocol.ts'
 
 export type { NextInvocation }
@@ -195,10 +196,14 @@ export class RuntimeApiClient {
 
   /** Posts a function error with the error-type header. */
   postError(requestId: string, error: ErrorResponse): Promise<number> {
-    return this.#post(invocationPath(requestId, 'error'), JSON.stringify(error), {
+    const headers: Record<string, string> = {
       'content-type': JSON_CONTENT_TYPE,
       'lambda-runtime-function-error-type': headerSafe(error.errorType),
-    })
+    }
+    // As AWS's runtime sends it, for X-Ray's view of the failure; bounded, never failing the post.
+    const cause = xrayErrorCause(error)
+    if (cause !== undefined) headers['lambda-runtime-function-xray-error-cause'] = cause
+    return this.#post(invocationPath(requestId, 'error'), JSON.stringify(error), headers)
   }
 
   /** Posts an initialisation failure. */
