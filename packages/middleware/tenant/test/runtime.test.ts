@@ -37,7 +37,8 @@ before(async () => {
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
       AWS_LAMBDA_LOG_FORMAT: 'JSON',
       AWS_LAMBDA_MAX_CONCURRENCY: String(concurrency),
-      LMI_WORKERS: '1',
+      // One event loop: every invocation shares the handler's module state.
+      LMI_WORKERS: '0',
       ECHO_ORIGIN: server.origin,
     },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -25,11 +25,11 @@ import { onStopSignals } from './scheduler/shutdown.ts'
 import {
   canStartWorkers,
   type DispatcherData,
-  type ExecutorData,
   serveWorker,
   superviseDispatcher,
   type WorkerCount,
   type WorkerData,
+  WorkerExecutors,
   type WorkerMessage,
   workerCountFromEnv,
 } from './scheduler/workers.ts'
@@ -247,7 +247,7 @@ export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Pr
       concurrency: config.concurrency,
       sequential: false,
     })
-    return serveWorker(executor, log, role as ExecutorData)
+    return serveWorker(executor, log, role)
   }
   // Loaded here, not at the top: worker threads that run handlers never poll, and load no
   // HTTP client.
@@ -277,10 +277,7 @@ async function serveFromWorkers(
   data: DispatcherData,
   log: RuntimeLog,
 ): Promise<number> {
-  const [{ Runtime }, { WorkerExecutors }] = await Promise.all([
-    import('./scheduler/runtime.ts'),
-    import('./scheduler/workers.ts'),
-  ])
+  const { Runtime } = await import('./scheduler/runtime.ts')
   let started: Awaited<ReturnType<typeof WorkerExecutors.start>>
   try {
     started = await WorkerExecutors.start({

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { dirname, join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { createEmulator, type Emulator, type EmulatorOptions } from '@lmi/dev/emulator'
+import { collectLines } from '../../../../../scripts/test-support/processes.ts'
 
 const fixturesDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures')
 const runtimeBin = join(
@@ -46,23 +46,13 @@ export async function startRuntime(options: {
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048',
       AWS_LAMBDA_LOG_FORMAT: 'JSON',
       AWS_LAMBDA_MAX_CONCURRENCY: String(options.concurrency),
-      LMI_WORKERS: '1',
+      // One event loop: every invocation shares the handler's module state and /tmp scope.
+      LMI_WORKERS: '0',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  const logs: Array<Record<string, unknown>> = []
-  const stderr: string[] = []
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    try {
-      logs.push(JSON.parse(line) as Record<string, unknown>)
-    } catch {
-      logs.push({ raw: line })
-    }
-  })
-  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
-    stderr.push(line)
-  })
+  const { logs, stderr } = collectLines(child)
   const exited = once(child, 'exit').then(([code]) => code as number | null)
   return {
     emulator,
