@@ -5,7 +5,7 @@ import { RuntimeApiClient } from '../client/runtime-api.ts'
 import { ResponseSizeTooLargeError, RuntimeApiFatalError, ShutdownTimeoutError } from '../errors.ts'
 import type { LoadedHandler } from '../handler/load.ts'
 import type { RuntimeLog } from '../log/log.ts'
-import { type Answer, Executor, type Job } from './executor.ts'
+import { type Answer, Executor, type ExecutorOptions, type Job } from './executor.ts'
 import { runShutdownHooksWithin, settlesWithin } from './shutdown.ts'
 
 /**
@@ -33,7 +33,7 @@ export interface Executors {
    */
   execute(job: DispatchedJob): Promise<Answer>
   /** The shutdown budget is spent: end every invocation still running with `error`. */
-  cancelAll(error: Error): void
+  cancelAll(error: ShutdownTimeoutError): void
   /** Runs the shutdown hooks (bounded) and releases what the executors hold. */
   close(): Promise<void>
   /** Handlers still running although their invocation has ended. */
@@ -60,7 +60,7 @@ export class LocalExecutors implements Executors {
   readonly #executor: Executor
   readonly #log: RuntimeLog
 
-  constructor(options: ConstructorParameters<typeof Executor>[0]) {
+  constructor(options: ExecutorOptions) {
     this.#executor = new Executor(options)
     this.#log = options.log
   }
@@ -77,7 +77,7 @@ export class LocalExecutors implements Executors {
     return this.#executor.execute(job)
   }
 
-  cancelAll(error: Error): void {
+  cancelAll(error: ShutdownTimeoutError): void {
     this.#executor.cancelAll(error)
   }
 
@@ -405,16 +405,7 @@ export class Runtime {
       else stats.failed++
       await this.#post(client, next.requestId, answer)
     } catch (error) {
-      if (error instanceof RuntimeApiFatalError) {
-        // Lambda's contract: after a 500 the runtime must exit promptly, without draining.
-        this.#log.log('FATAL', describe(error), { code: error.code, requestId: next.requestId })
-        this.#exit(1)
-        return
-      }
-      this.#log.log('ERROR', `Could not answer invocation ${next.requestId}: ${describe(error)}`, {
-        code: 'LMI_ANSWER_FAILED',
-        requestId: next.requestId,
-      })
+      this.#answerLost(next.requestId, describe(error), error instanceof RuntimeApiFatalError)
     } finally {
       this.#inFlight.delete(entry)
       this.#quietCheck?.()
@@ -484,17 +475,24 @@ export class Runtime {
       case 'streamed':
         return this.#checkStatus(requestId, answer.status)
       case 'lost':
-        if (answer.fatal) {
-          // Lambda's contract: after a 500 the runtime must exit promptly, without draining.
-          this.#log.log('FATAL', answer.message, { code: 'LMI_RUNTIME_API_FATAL', requestId })
-          this.#exit(1)
-          return
-        }
-        this.#log.log('ERROR', `Could not answer invocation ${requestId}: ${answer.message}`, {
-          code: 'LMI_ANSWER_FAILED',
-          requestId,
-        })
+        return this.#answerLost(requestId, answer.message, answer.fatal)
     }
+  }
+
+  /**
+   * An answer that could not be delivered (posted here, or streamed by an executor). `fatal`:
+   * the Runtime API answered 500, and Lambda's contract is to exit promptly, without draining.
+   */
+  #answerLost(requestId: string, message: string, fatal: boolean): void {
+    if (fatal) {
+      this.#log.log('FATAL', message, { code: 'LMI_RUNTIME_API_FATAL', requestId })
+      this.#exit(1)
+      return
+    }
+    this.#log.log('ERROR', `Could not answer invocation ${requestId}: ${message}`, {
+      code: 'LMI_ANSWER_FAILED',
+      requestId,
+    })
   }
 
   #checkStatus(requestId: string, status: number): void {

@@ -590,11 +590,10 @@ export class WorkerExecutors implements Executors {
     return waiting
   }
 
-  cancelAll(error: Error): void {
-    const budgetMs = error instanceof ShutdownTimeoutError ? error.budgetMs : 0
+  cancelAll(error: ShutdownTimeoutError): void {
+    const message: MainMessage = { type: 'cancel', budgetMs: error.budgetMs }
     for (const thread of this.#threads) {
-      if (thread.alive)
-        thread.worker.postMessage({ type: 'cancel', budgetMs } satisfies MainMessage)
+      if (thread.alive) thread.worker.postMessage(message)
     }
   }
 
