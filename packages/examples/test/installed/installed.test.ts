@@ -4,6 +4,7 @@
 // failing hides none of the others. See README.md beside this file; the steps are in
 // scripts/installed/.
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { type AddressInfo, createServer } from 'node:net'
@@ -236,6 +237,8 @@ describe('the tarballs', { concurrency: 2 }, () => {
       'layer/dist/lmi/lmi-runtime.mjs',
       'layer/dist/lmi/worker-entry.mjs',
       'layer/dist/lmi/exec-wrapper',
+      'layer/dist/lmi/shutdown-extension.mjs',
+      'layer/dist/extensions/lmi-shutdown',
     ]) {
       assert.ok(paths.includes(file), `${file} is not in the tarball`)
     }
@@ -644,7 +647,7 @@ describe('the exec wrappers', () => {
   const aws = HANDLERS[2] as HandlerUnderTest
   const layerDir = join(root, 'LmiRuntimeLayer')
 
-  it("the installed layer's Makefile builds LmiRuntimeLayer with no esbuild in the project; exec-wrapper is 0755", async () => {
+  it("the installed layer's Makefile builds LmiRuntimeLayer with no esbuild in the project; exec-wrapper and the extension are 0755", async () => {
     assert.equal(existsSync(join(project, 'node_modules', 'esbuild')), false)
     const scratch = join(root, 'layer-scratch')
     mkdirSync(scratch, { recursive: true })
@@ -658,10 +661,17 @@ describe('the exec wrappers', () => {
       ],
       { cwd: scratch, env: childEnv({ ARTIFACTS_DIR: layerDir }) },
     )
-    for (const file of ['lmi-runtime.mjs', 'worker-entry.mjs', 'exec-wrapper']) {
+    for (const file of [
+      'lmi-runtime.mjs',
+      'worker-entry.mjs',
+      'exec-wrapper',
+      'shutdown-extension.mjs',
+    ]) {
       assert.ok(existsSync(join(layerDir, 'lmi', file)), `${file} not built`)
     }
     assert.equal(statSync(join(layerDir, 'lmi', 'exec-wrapper')).mode & 0o777, 0o755)
+    // /opt/extensions/lmi-shutdown: Lambda runs every executable file there as an extension.
+    assert.equal(statSync(join(layerDir, 'extensions', 'lmi-shutdown')).mode & 0o777, 0o755)
   })
 
   it("a bundle runs through the layer's exec wrapper (AWS_LAMBDA_EXEC_WRAPPER=/opt/lmi/exec-wrapper)", async () => {
@@ -677,6 +687,59 @@ describe('the exec wrappers', () => {
       args: ['/var/lang/bin/node', '/var/runtime/index.mjs'],
     })
     assert.deepEqual(problems.slice(0, 8), [], `${problems.length} of ${INVOCATIONS} answers wrong`)
+  })
+
+  it("the installed layer's lmi-shutdown and exec wrapper go through Lambda's shutdown: SIGTERM, drain, both exit by themselves", async () => {
+    const wrapper = join(layerDir, 'lmi', 'exec-wrapper')
+    assert.ok(existsSync(wrapper), 'the layer was not built (see the Makefile subtest)')
+    const bundle = await bundleHandler(
+      join(project, 'handlers', aws.file),
+      join(root, 'bundles', 'aws-via-layer-shutdown'),
+      BUNDLE_CONFIGS['cjs-default'],
+    )
+    const running = await startRuntime({
+      emulatorModule,
+      command: wrapper,
+      args: ['/var/lang/bin/node', '/var/runtime/index.mjs'],
+      taskRoot: bundle.dir,
+      handler: bundle.handler,
+      concurrency: CONCURRENCY,
+    })
+    // As Lambda mounts the layer: /opt/extensions/lmi-shutdown, /opt/lmi/...
+    const extension = spawn(join(layerDir, 'extensions', 'lmi-shutdown'), [], {
+      env: childEnv({ AWS_LAMBDA_RUNTIME_API: running.emulator.runtimeApi }),
+      stdio: 'inherit',
+    })
+    try {
+      if (running.emulator.extensions.length === 0)
+        await once(running.emulator, 'extensionRegistered')
+      const planned = Array.from({ length: CONCURRENCY }, (_, index) => aws.plan(index))
+      const results = await invokeAll(running.emulator, planned)
+      const problems = results.flatMap((result, index) =>
+        (planned[index] as Planned).check(result, running),
+      )
+      assert.deepEqual(problems.slice(0, 8), [])
+      // A runtime share long enough for a loaded test machine: bench/extension.ts measures the
+      // runtime against Lambda's 300 ms.
+      const report = await running.emulator.shutdown(
+        { runtime: running.child, extensions: [extension] },
+        { runtimeMs: 2000 },
+      )
+      assert.deepEqual(
+        running.emulator.extensions.map(({ name, events }) => ({ name, events })),
+        [{ name: 'lmi-shutdown', events: ['SHUTDOWN'] }],
+      )
+      assert.equal(report.runtime.terminated, true, 'the runtime got SIGTERM')
+      assert.equal(report.runtime.killed, false, 'the runtime did not exit by itself')
+      assert.equal(report.runtime.code, 0)
+      assert.deepEqual(
+        report.extensions.map(({ code, killed }) => ({ code, killed })),
+        [{ code: 0, killed: false }],
+      )
+    } finally {
+      extension.kill('SIGKILL')
+      await running.close()
+    }
   })
 
   it('node_modules/.bin/lmi-exec-wrapper (a symlink) starts the installed runtime', async () => {

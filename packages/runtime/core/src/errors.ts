@@ -244,9 +244,10 @@ export function toErrorResponse(error: unknown): ErrorResponse {
 function stackLines(error: Error): string[] {
   const stack = read(error, 'stack')
   if (typeof stack !== 'string') return []
-  // The first line repeats name and message; Lambda's stackTrace holds the frames only.
-  return stack
-    .split('\n')
-    .slice(1)
-    .map((line) => line.trim())
+  // The stack opens with name and message — as many lines as the message has — then the
+  // frames; Lambda's stackTrace holds the frames only. A stack with no V8 frame line (one set
+  // by hand) loses its first line only.
+  const lines = stack.split('\n')
+  const firstFrame = lines.findIndex((line) => /^\s+at /.test(line))
+  return lines.slice(firstFrame === -1 ? 1 : firstFrame).map((line) => line.trim())
 }

@@ -255,6 +255,16 @@ suite('toErrorResponse()', () => {
     )
   })
 
+  it("keeps a multi-line message's lines out of the frames", () => {
+    const body = toErrorResponse(new Error('first line\nsecond line'))
+    assert.equal(body.errorMessage, 'first line\nsecond line')
+    assert.ok(body.stackTrace.length > 0)
+    assert.ok(
+      body.stackTrace.every((line) => line.startsWith('at ')),
+      body.stackTrace.join('|'),
+    )
+  })
+
   it('reads around getters that throw, keeping what can be read', () => {
     const noMessage = new CustomError('x')
     Object.defineProperty(noMessage, 'message', { get: boom })

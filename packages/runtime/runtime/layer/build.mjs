@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Builds the lmi runtime layer into <dir>/lmi/: the runtime and its worker-thread entry, each
 // bundled by esbuild into one ES module (undici and @aws/lambda-invoke-store inlined), and the
-// AWS_LAMBDA_EXEC_WRAPPER script that starts it in place of AWS's Node runtime.
+// AWS_LAMBDA_EXEC_WRAPPER script that starts it in place of AWS's Node runtime; and into
+// <dir>/extensions/lmi-shutdown the SHUTDOWN-only extension that makes Lambda send the runtime
+// SIGTERM (its node fallback goes to <dir>/lmi/shutdown-extension.mjs).
 // Run by the package's build (and the repository's `pnpm build`) into layer/dist/, which the
 // npm tarball ships and the Makefile copies: `sam build` in a user's project needs no esbuild.
 // Plain JavaScript, so it runs on any Node >= 20.
-//   node packages/runtime/runtime/layer/build.mjs <dir>    (writes <dir>/lmi/)
+//   node packages/runtime/runtime/layer/build.mjs <dir>    (writes <dir>/lmi/ and <dir>/extensions/)
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -77,10 +79,22 @@ await writeFile(
   ].join('\n'),
 )
 await chmod(wrapper, 0o755)
+const extensionSources = join(dirname(fileURLToPath(import.meta.url)), 'extension')
+await copyFile(
+  join(extensionSources, 'shutdown-extension.mjs'),
+  join(out, 'shutdown-extension.mjs'),
+)
+// The extension is one file: written beside its final name and renamed, like the folder.
+const extensions = join(resolve(outArg), 'extensions')
+await mkdir(extensions, { recursive: true })
+const extension = join(extensions, 'lmi-shutdown')
+await copyFile(join(extensionSources, 'lmi-shutdown'), `${extension}.${process.pid}.tmp`)
+await chmod(`${extension}.${process.pid}.tmp`, 0o755)
+await rename(`${extension}.${process.pid}.tmp`, extension)
 const old = `${target}.${process.pid}.old`
 await rename(target, old).catch((error) => {
   if (error.code !== 'ENOENT') throw error
 })
 await rename(out, target)
 await rm(old, { recursive: true, force: true })
-console.log(`lmi runtime layer written to ${target}`)
+console.log(`lmi runtime layer written to ${target} and ${extension}`)

@@ -21,7 +21,7 @@ import {
 import { loadHandler, refuseCallbackHandler } from './handler/load.ts'
 import { type LogSettings, logSettingsFromEnv, RuntimeLog } from './log/log.ts'
 import { Executor } from './scheduler/executor.ts'
-import { onStopSignals } from './scheduler/shutdown.ts'
+import { onStopSignals, SHUTDOWN_TIMEOUT_DEFAULT_MS } from './scheduler/shutdown.ts'
 import {
   canStartWorkers,
   type DispatcherData,
@@ -59,6 +59,8 @@ export interface RuntimeConfig {
   shutdownTimeoutMs: number
   /** `LMI_SHARED_STATE`: the shared-state detectors' mode; `undefined` when unset. */
   sharedState: SharedStateMode | undefined
+  /** `LMI_FENCE_REQUESTS`: refuse requests made after an invocation ended (default; `0`: off). */
+  fenceRequests: boolean
 }
 
 function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -75,7 +77,8 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number)
  * Reads the runtime's configuration the way AWS's Node runtime does: `AWS_LAMBDA_RUNTIME_API`,
  * `_HANDLER` (or the first CLI argument, like `aws-lambda-ric app.handler`), `LAMBDA_TASK_ROOT`
  * (default the working directory), `AWS_LAMBDA_MAX_CONCURRENCY`, `AWS_LAMBDA_FUNCTION_*`,
- * `AWS_LAMBDA_LOG_FORMAT` / `AWS_LAMBDA_LOG_LEVEL`; plus `LMI_SHUTDOWN_TIMEOUT_MS`.
+ * `AWS_LAMBDA_LOG_FORMAT` / `AWS_LAMBDA_LOG_LEVEL`; plus `LMI_SHUTDOWN_TIMEOUT_MS` and
+ * `LMI_FENCE_REQUESTS`.
  *
  * @example
  * ```ts
@@ -103,9 +106,17 @@ export function runtimeConfigFromEnv(env: NodeJS.ProcessEnv, handlerArg?: string
     concurrent,
     functionInfo: functionInfoFromEnv(env),
     log: logSettingsFromEnv(env, concurrent),
-    shutdownTimeoutMs: positiveInteger(env, 'LMI_SHUTDOWN_TIMEOUT_MS', 10_000),
+    shutdownTimeoutMs: positiveInteger(env, 'LMI_SHUTDOWN_TIMEOUT_MS', SHUTDOWN_TIMEOUT_DEFAULT_MS),
     sharedState: sharedStateModeFromEnv(env),
+    fenceRequests: flag(env, 'LMI_FENCE_REQUESTS', true),
   }
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim()
+  if (raw === undefined || raw === '') return fallback
+  if (raw === '0' || raw === '1') return raw === '1'
+  throw new InvalidConfigurationError(`${name} must be 0 or 1, got "${env[name]}"`)
 }
 
 /**
@@ -246,6 +257,7 @@ export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Pr
       log,
       concurrency: config.concurrency,
       sequential: false,
+      fenceRequests: config.fenceRequests,
     })
     return serveWorker(executor, log, role)
   }
@@ -260,6 +272,7 @@ export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Pr
     functionInfo: config.functionInfo,
     log,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
+    fenceRequests: config.fenceRequests,
   })
   const removeStopSignals = onStopSignals(log, () => runtime.stop())
   await runtime.start()

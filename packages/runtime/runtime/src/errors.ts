@@ -77,29 +77,34 @@ export class ResponseSizeTooLargeError extends LmiError {
 }
 
 /**
- * The invocation was still running when the runtime's shutdown budget
- * (`LMI_SHUTDOWN_TIMEOUT_MS`) ran out: the runtime answers it with this error, aborts its
- * `signal`, and goes on shutting down. Also the answer to an invocation that reaches the
- * runtime after the budget is spent; its handler is then not run.
+ * The invocation was still running when the drain part of the runtime's shutdown budget ran
+ * out (`LMI_SHUTDOWN_TIMEOUT_MS`, from the signal to the exit; see `shutdownPlan`): the
+ * runtime answers it with this error, aborts its `signal`, and goes on shutting down. Also the
+ * answer to an invocation that reaches the runtime after that; its handler is then not run.
  *
  * Reported with `errorType` `Runtime.ShutdownTimeout`.
  *
  * @example
  * ```ts
- * // LMI_SHUTDOWN_TIMEOUT_MS=1000, SIGTERM, a handler still running 1 s later
- * // => Runtime.ShutdownTimeout: Invocation still running when the 1000 ms shutdown budget ran out
+ * // LMI_SHUTDOWN_TIMEOUT_MS=1000, SIGTERM, a handler still running 660 ms later
+ * // => Runtime.ShutdownTimeout: Invocation still running 660 ms into the runtime's shutdown
+ * //    (LMI_SHUTDOWN_TIMEOUT_MS=1000 ms from SIGTERM to exit)
  * ```
  */
 export class ShutdownTimeoutError extends LmiError {
+  /** How long in-flight invocations were given to finish (the plan's `drainMs`). */
   readonly budgetMs: number
+  /** `LMI_SHUTDOWN_TIMEOUT_MS`: the whole shutdown, from the signal to the exit. */
+  readonly totalMs: number
 
-  constructor(budgetMs: number) {
+  constructor(budgetMs: number, totalMs: number = budgetMs) {
     super(
-      `Invocation still running when the ${budgetMs} ms shutdown budget (LMI_SHUTDOWN_TIMEOUT_MS) ran out`,
+      `Invocation still running ${budgetMs} ms into the runtime's shutdown (LMI_SHUTDOWN_TIMEOUT_MS=${totalMs} ms from SIGTERM to exit)`,
       'LMI_SHUTDOWN_TIMEOUT',
     )
     this.name = 'Runtime.ShutdownTimeout'
     this.budgetMs = budgetMs
+    this.totalMs = totalMs
   }
 }
 
@@ -172,5 +177,56 @@ export class CallbackHandlerDeprecatedError extends LmiError {
   constructor(message: string) {
     super(message, 'LMI_CALLBACK_HANDLER')
     this.name = 'Runtime.CallbackHandlerDeprecated'
+  }
+}
+
+/**
+ * Why a request was fenced: its invocation's deadline had passed (`lateMs` ago), or its
+ * invocation had already been answered (returned, failed, or cut short by the shutdown budget).
+ */
+export type FenceReason = { kind: 'deadline'; lateMs: number } | { kind: 'answered' }
+
+/**
+ * An outgoing HTTP request (`fetch`, undici, `node:http`/`node:https`, so the AWS SDK's default
+ * handler too) refused before a byte of it was sent, because the invocation that made it is
+ * over: Lambda has already told the caller the outcome (often "Task timed out"), and a write to
+ * a database or a queue now would act on an invocation reported as failed. `fetch` rejects with
+ * `TypeError: fetch failed` whose `cause` is this error; undici's `request()` rejects with it;
+ * a `node:http` request emits it as its `'error'`.
+ *
+ * `url` is the origin and path only: a query string may hold secrets. Requests made outside any
+ * invocation (at init, from module-level timers) are never fenced. `LMI_FENCE_REQUESTS=0`
+ * turns the fence off.
+ *
+ * @example
+ * ```ts
+ * export const handler = async (event, { signal }) => {
+ *   await new Promise((resolve) => signal.addEventListener('abort', resolve)) // the deadline
+ *   await fetch('https://api.example.com/orders', { method: 'POST' })
+ *   // => TypeError: fetch failed, cause RequestFencedError (code LMI_REQUEST_FENCED)
+ * }
+ * ```
+ */
+export class RequestFencedError extends LmiError {
+  readonly method: string
+  /** Origin and path of the refused request, without its query string. */
+  readonly url: string
+  readonly requestId: string
+  readonly reason: FenceReason
+
+  constructor(method: string, url: string, requestId: string, reason: FenceReason) {
+    const why =
+      reason.kind === 'deadline'
+        ? `its deadline passed ${reason.lateMs} ms ago`
+        : 'it has already been answered'
+    super(
+      `${method} ${url} refused: invocation ${requestId} is over (${why}), and Lambda has already reported its outcome. Pass the invocation's signal to your I/O so work stops with it, or set LMI_FENCE_REQUESTS=0 to let late requests through.`,
+      'LMI_REQUEST_FENCED',
+    )
+    this.name = 'RequestFencedError'
+    this.method = method
+    this.url = url
+    this.requestId = requestId
+    this.reason = reason
   }
 }

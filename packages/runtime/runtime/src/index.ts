@@ -16,7 +16,9 @@ export {
 } from './client/runtime-api.ts'
 export {
   CallbackHandlerDeprecatedError,
+  type FenceReason,
   HandlerLoadError,
+  RequestFencedError,
   ResponseSizeTooLargeError,
   RuntimeApiFatalError,
   SerializationError,
@@ -39,7 +41,21 @@ export {
   type LogSettings,
   RuntimeLog,
 } from './log/log.ts'
-export { type Answer, Executor, type ExecutorOptions, type Job } from './scheduler/executor.ts'
+export {
+  type Answer,
+  Executor,
+  type ExecutorOptions,
+  type Job,
+  type LateWork,
+  ZOMBIE_FIRST_REPORT_MS,
+  ZOMBIE_REPORT_INTERVAL_MS,
+} from './scheduler/executor.ts'
+export {
+  HTTP_CLIENT_REQUEST_CREATED,
+  RequestFence,
+  type RequestFenceOptions,
+  UNDICI_REQUEST_CREATE,
+} from './scheduler/fence.ts'
 export {
   type DispatchedJob,
   type Executors,
@@ -48,6 +64,11 @@ export {
   type RuntimeOptions,
   type RuntimeStats,
 } from './scheduler/runtime.ts'
+export {
+  SHUTDOWN_TIMEOUT_DEFAULT_MS,
+  type ShutdownPlan,
+  shutdownPlan,
+} from './scheduler/shutdown.ts'
 export {
   defaultWorkerCount,
   WorkerExecutors,

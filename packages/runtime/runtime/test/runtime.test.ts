@@ -180,6 +180,13 @@ describe('errors', () => {
     assert.equal(custom?.error?.errorMessage, 'card declined')
     assert.equal(custom?.errorTypeHeader, 'PaymentDeclinedError')
     assert.ok(custom?.error?.stackTrace?.some((line) => line.includes('handlers.mjs')))
+    // AWS's Node runtime's field too: the stack as error.stack prints it.
+    const trace = custom?.error?.trace ?? []
+    assert.equal(trace[0], 'PaymentDeclinedError: card declined')
+    assert.deepEqual(
+      trace.slice(1),
+      custom?.error?.stackTrace?.map((frame) => `    ${frame}`),
+    )
     // The X-Ray error cause, as AWS's runtime sends it with the post.
     const cause = JSON.parse(
       custom?.responseHeaders['lambda-runtime-function-xray-error-cause'] ?? '',

@@ -7,7 +7,7 @@ import { InvokeStore, InvokeStoreBase } from '@aws/lambda-invoke-store'
 import { InvalidConfigurationError, LmiError, toErrorResponse } from '@lmi/core'
 import { installInvokeStore, LmiInvokeStore } from '@lmi/core/internal'
 import { runtimeConfigFromEnv } from '../src/bootstrap.ts'
-import { XRAY_ERROR_CAUSE_LIMIT_BYTES, xrayErrorCause } from '../src/client/protocol.ts'
+import { errorBody, XRAY_ERROR_CAUSE_LIMIT_BYTES, xrayErrorCause } from '../src/client/protocol.ts'
 import { HandlerLoadError, UncaughtExceptionError } from '../src/errors.ts'
 import { loadHandler, parseHandlerName, resolveHandlerFile } from '../src/handler/load.ts'
 import { logSettingsFromEnv, RuntimeLog } from '../src/log/log.ts'
@@ -41,6 +41,24 @@ describe('toErrorResponse', () => {
     const body = toErrorResponse(new UncaughtExceptionError(new TypeError('boom')))
     assert.equal(body.errorType, 'Runtime.UncaughtException')
     assert.match(body.errorMessage, /TypeError: boom/)
+  })
+})
+
+describe('errorBody', () => {
+  it("adds AWS's trace (header lines, then indented frames) to Lambda's documented fields", () => {
+    const body = JSON.parse(
+      errorBody({
+        errorType: 'ValidationError',
+        errorMessage: 'two\nlines',
+        stackTrace: ['at check (/var/task/app.mjs:3:9)'],
+      }),
+    )
+    assert.deepEqual(body, {
+      errorType: 'ValidationError',
+      errorMessage: 'two\nlines',
+      stackTrace: ['at check (/var/task/app.mjs:3:9)'],
+      trace: ['ValidationError: two', 'lines', '    at check (/var/task/app.mjs:3:9)'],
+    })
   })
 })
 

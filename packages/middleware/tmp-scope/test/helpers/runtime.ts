@@ -48,6 +48,9 @@ export async function startRuntime(options: {
       AWS_LAMBDA_MAX_CONCURRENCY: String(options.concurrency),
       // One event loop: every invocation shares the handler's module state and /tmp scope.
       LMI_WORKERS: '0',
+      // Not a test of the shutdown budget: the hook that removes the process's directory gets
+      // the time a loaded test machine needs, not Lambda's 300 ms.
+      LMI_SHUTDOWN_TIMEOUT_MS: '5000',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,6 +10,7 @@ import {
 import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { EmulatorArgumentError, EmulatorClosedError } from './errors.ts'
+import { EXTENSION_PREFIX, ExtensionsApi } from './extensions.ts'
 import { FaultPlan } from './faults.ts'
 import {
   checkHeaderValue,
@@ -42,17 +43,23 @@ import {
   TraceIdSource,
 } from './protocol.ts'
 import { Deque } from './queue.ts'
+import { planShutdown, runShutdown } from './shutdown.ts'
 import type {
   Emulator,
   EmulatorEventMap,
   EmulatorOptions,
   EmulatorStats,
+  ExtensionErrorReport,
   Fault,
   FaultEndpoint,
   InvocationError,
   InvocationStatus,
   InvokeOptions,
   InvokeResult,
+  RegisteredExtension,
+  ShutdownOptions,
+  ShutdownProcesses,
+  ShutdownReport,
 } from './types.ts'
 
 // Ended request ids kept to answer InvalidStateTransition rather than InvalidRequestID; bounded so
@@ -207,6 +214,12 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
   readonly #faultTimers = new Set<NodeJS.Timeout>()
   readonly #onNextClose: (this: ServerResponse) => void
   readonly #onDeadline: (invocation: Invocation) => void
+  readonly #extensionsApi: ExtensionsApi
+  /** Aborted by close(): a shutdown in progress stops waiting and SIGKILLs what is left. */
+  readonly #shutdownAbort = new AbortController()
+  #shutdown: Promise<ShutdownReport> | undefined
+  /** Set when shutdown() starts: `/next` hands out nothing from then on, as on Lambda. */
+  #shuttingDown = false
   #port = 0
   #runtimeApi = ''
   #env: Readonly<Record<string, string>> = {}
@@ -230,6 +243,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
     super()
     this.#options = options
     this.functionArn = `arn:aws:lambda:${options.region}:${options.accountId}:function:${options.functionName}`
+    this.#extensionsApi = new ExtensionsApi(this, options)
     const emulator = this
     // Shared listeners rather than a closure per request: one function object for all polls.
     this.#onNextClose = function onNextClose(this: ServerResponse) {
@@ -273,6 +287,14 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
     return this.#initError
   }
 
+  get extensions(): readonly RegisteredExtension[] {
+    return this.#extensionsApi.extensions
+  }
+
+  get extensionErrors(): readonly ExtensionErrorReport[] {
+    return this.#extensionsApi.errors
+  }
+
   invoke(event: unknown, options?: InvokeOptions): Promise<InvokeResult> {
     try {
       return this.#enqueue(encodeEvent(event), this.#initFromOptions(options), undefined)
@@ -303,8 +325,42 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
     this.#faults.add(fault)
   }
 
+  shutdown(processes: ShutdownProcesses, options?: ShutdownOptions): Promise<ShutdownReport> {
+    if (this.#shutdown !== undefined) return this.#shutdown
+    if (this.#closing !== undefined) return Promise.reject(new EmulatorClosedError())
+    let plan: ReturnType<typeof planShutdown>
+    try {
+      plan = planShutdown(processes, options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const emulator = this
+    const api = this.#extensionsApi
+    this.#shutdown = runShutdown(
+      plan,
+      {
+        begin() {
+          emulator.#shuttingDown = true
+          return api.closeRegistration()
+        },
+        releaseShutdown(reason, deadlineMs) {
+          return api.releaseShutdown(reason, deadlineMs)
+        },
+      },
+      this.#shutdownAbort.signal,
+    )
+    // Apart from the returned promise: a throwing listener must not turn the report into a
+    // rejection (it surfaces as an unhandled rejection instead, as a bug should).
+    this.#shutdown.then(function announceShutdown(report) {
+      emulator.emit('shutdown', report)
+    }, ignoreRejection)
+    return this.#shutdown
+  }
+
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing
+    this.#shutdownAbort.abort()
+    this.#extensionsApi.close()
     for (const timer of this.#faultTimers) clearTimeout(timer)
     this.#faultTimers.clear()
     this.#faults.clear()
@@ -411,6 +467,8 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
         this.#enter('init-error', req, res, '')
         return
       }
+    } else if (path.startsWith(EXTENSION_PREFIX)) {
+      if (this.#extensionsApi.route(method, path.slice(EXTENSION_PREFIX.length), req, res)) return
     } else if (
       method === 'POST' &&
       path.startsWith(INVOKE_PREFIX) &&
@@ -499,6 +557,7 @@ class RuntimeApiEmulator extends EventEmitter<EmulatorEventMap> implements Emula
 
   /** Pairs queued invocations with parked polls while slots are free; true if a poll left. */
   #dispatch(): boolean {
+    if (this.#shuttingDown) return false
     let changed = false
     while (this.#inFlight < this.#options.maxConcurrency && this.#queue.length > 0) {
       const res = this.#takeWaiter()
@@ -1076,6 +1135,9 @@ function readAnswer(
     onBody(body, size)
   })
 }
+
+// The caller holds the same promise and sees the rejection there.
+function ignoreRejection(): void {}
 
 function sendTooLarge(res: ServerResponse): void {
   sendError(

@@ -14,6 +14,7 @@ export interface ResolvedOptions {
   readonly region: string
   readonly accountId: string
   readonly memorySizeMb: number
+  readonly handler: string
 }
 
 const DEFAULTS: ResolvedOptions = {
@@ -27,6 +28,7 @@ const DEFAULTS: ResolvedOptions = {
   region: 'us-east-1',
   accountId: '123456789012',
   memorySizeMb: 2048,
+  handler: '',
 }
 
 // Node's timers overflow to 1 ms beyond this value, which would time everything out at once.
@@ -89,6 +91,10 @@ export function resolveOptions(options: EmulatorOptions | undefined): ResolvedOp
     throw new EmulatorArgumentError(
       `memorySizeMb must be a positive integer, got ${merged.memorySizeMb}`,
     )
+  }
+  // Travels in a JSON body, not a header: any string will do, the empty one included.
+  if (typeof merged.handler !== 'string') {
+    throw new EmulatorArgumentError(`handler must be a string, got ${String(merged.handler)}`)
   }
   if (typeof merged.host !== 'string' || merged.host === '') {
     throw new EmulatorArgumentError('host must be a non-empty string')

@@ -101,12 +101,13 @@ export function parseErrorDocument(text: string, typeHeader: string | undefined)
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return { errorType: fallbackType, errorMessage: text }
   }
-  const { errorType, errorMessage, stackTrace } = parsed as Record<string, unknown>
+  const { errorType, errorMessage, stackTrace, trace } = parsed as Record<string, unknown>
   const error: InvocationError = {
     errorType: typeof errorType === 'string' && errorType !== '' ? errorType : fallbackType,
     errorMessage: typeof errorMessage === 'string' ? errorMessage : '',
   }
   if (isStringArray(stackTrace)) error.stackTrace = stackTrace
+  if (isStringArray(trace)) error.trace = trace
   return error
 }
 

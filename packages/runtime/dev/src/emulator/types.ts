@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import type { EventEmitter } from 'node:events'
 
 /**
@@ -31,6 +32,11 @@ export interface EmulatorOptions {
   accountId?: string
   /** Only reported through {@link Emulator.env}. Default `2048`. */
   memorySizeMb?: number
+  /**
+   * The function's handler setting, as the Extensions API's `/register` answer reports it
+   * (`handler`). Default `''`.
+   */
+  handler?: string
 }
 
 /**
@@ -77,7 +83,10 @@ export interface InvokeOptions {
 export interface InvocationError {
   errorType: string
   errorMessage: string
+  /** The frames, as Lambda documents the error body (lmi's runtime sends it). */
   stackTrace?: string[]
+  /** The whole `error.stack`, line by line: what AWS's Node runtime sends (lmi's sends both). */
+  trace?: string[]
 }
 
 /**
@@ -180,6 +189,203 @@ export interface EmulatorEventMap {
   initError: [error: InvocationError]
   waiting: [waiting: number]
   fault: [fault: Fault]
+  /** An extension registered through `POST /2020-01-01/extension/register`. */
+  extensionRegistered: [extension: RegisteredExtension]
+  /** An extension posted `/extension/init/error` or `/extension/exit/error`. */
+  extensionError: [error: ExtensionErrorReport]
+  /**
+   * An extension's `/extension/event/next` poll is parked, waiting for an event. On Lambda,
+   * this first poll is how an extension says its init is done.
+   */
+  extensionWaiting: [extension: RegisteredExtension]
+  /** An event was written to an extension's `/extension/event/next` poll. */
+  extensionEvent: [delivery: ExtensionEventDelivery]
+  /** {@link Emulator.shutdown} finished; the same report it resolves with. */
+  shutdown: [report: ShutdownReport]
+}
+
+/**
+ * Events an extension may subscribe to. Lambda also knows `INVOKE`, but on Lambda Managed
+ * Instances extensions may subscribe to `SHUTDOWN` only, and the emulator plays LMI: a
+ * `/register` naming `INVOKE` is refused with `Extension.InvalidEventType`.
+ *
+ * @example
+ * ```ts
+ * const events: ExtensionEventType[] = ['SHUTDOWN']
+ * ```
+ */
+export type ExtensionEventType = 'SHUTDOWN'
+
+/**
+ * Why the execution environment shuts down, the `shutdownReason` of a `SHUTDOWN` event.
+ *
+ * @example
+ * ```ts
+ * const reason: ShutdownReason = 'spindown'
+ * ```
+ */
+export type ShutdownReason = 'spindown' | 'timeout' | 'failure'
+
+/**
+ * An extension registered with the emulator's Extensions API, listed by
+ * {@link Emulator.extensions} and emitted as `'extensionRegistered'`.
+ *
+ * @example
+ * ```ts
+ * emulator.on('extensionRegistered', ({ name, id }: RegisteredExtension) => console.log(name, id))
+ * ```
+ */
+export interface RegisteredExtension {
+  /** `Lambda-Extension-Name`: the extension's file name. Unique among registered extensions. */
+  readonly name: string
+  /** `Lambda-Extension-Identifier`: a random UUID the extension sends on every later request. */
+  readonly id: string
+  readonly events: readonly ExtensionEventType[]
+}
+
+/**
+ * The body of a `SHUTDOWN` event, as `/extension/event/next` sends it.
+ *
+ * @example
+ * ```ts
+ * const event: ShutdownEvent = { eventType: 'SHUTDOWN', shutdownReason: 'spindown', deadlineMs: Date.now() + 2000 }
+ * ```
+ */
+export interface ShutdownEvent {
+  readonly eventType: 'SHUTDOWN'
+  readonly shutdownReason: ShutdownReason
+  /** Epoch ms by which the extension must have exited; after it, the emulator SIGKILLs it. */
+  readonly deadlineMs: number
+}
+
+/**
+ * Payload of the `'extensionEvent'` event: an event written to one extension's poll.
+ *
+ * @example
+ * ```ts
+ * emulator.on('extensionEvent', ({ name, event }: ExtensionEventDelivery) => console.log(name, event.shutdownReason))
+ * ```
+ */
+export interface ExtensionEventDelivery {
+  readonly extensionId: string
+  readonly name: string
+  /** `Lambda-Extension-Event-Identifier` of the answer. */
+  readonly eventId: string
+  readonly event: ShutdownEvent
+}
+
+/**
+ * An error an extension reported, listed by {@link Emulator.extensionErrors} and emitted as
+ * `'extensionError'`: `init` for `/extension/init/error`, `exit` for `/extension/exit/error`.
+ *
+ * @example
+ * ```ts
+ * emulator.on('extensionError', ({ name, kind, errorType }: ExtensionErrorReport) => console.error(name, kind, errorType))
+ * ```
+ */
+export interface ExtensionErrorReport {
+  readonly extensionId: string
+  readonly name: string
+  readonly kind: 'init' | 'exit'
+  /** `Lambda-Extension-Function-Error-Type`, e.g. `Extension.ConfigInvalid`. */
+  readonly errorType: string
+  /** The body read as an error document, `undefined` when the body was empty. */
+  readonly error: InvocationError | undefined
+}
+
+/**
+ * The processes {@link Emulator.shutdown} stops. The emulator spawns nothing itself: these are
+ * the caller's children, started with {@link Emulator.env}.
+ *
+ * @example
+ * ```ts
+ * const processes: ShutdownProcesses = { runtime: spawn('lmi-runtime', { env }), extensions: [spawn('./extensions/lmi', { env })] }
+ * ```
+ */
+export interface ShutdownProcesses {
+  readonly runtime: ChildProcess
+  /** External extension processes, waited for until the phase deadline, then SIGKILLed. */
+  readonly extensions?: readonly ChildProcess[]
+}
+
+/**
+ * Options of {@link Emulator.shutdown}; integers in ms.
+ *
+ * @example
+ * ```ts
+ * await emulator.shutdown({ runtime }, { reason: 'timeout', phaseMs: 2000, runtimeMs: 300 })
+ * ```
+ */
+export interface ShutdownOptions {
+  /** `shutdownReason` of the `SHUTDOWN` event. Default `'spindown'`. */
+  reason?: ShutdownReason
+  /**
+   * The whole shutdown phase: the `SHUTDOWN` event's `deadlineMs` is the start plus this, and
+   * extensions still alive then are SIGKILLed. Default `2000`, Lambda's (and LMI's) limit for
+   * the shutdown phase with external extensions registered. From 1 to 60000.
+   */
+  phaseMs?: number
+  /**
+   * How long the runtime has between SIGTERM and SIGKILL. Default `300`: AWS's docs say Lambda
+   * reserves up to 300 ms for the runtime to shut down. (AWS's runtime interface emulator gives
+   * the runtime 30% of the phase instead.) From 1 to `phaseMs`.
+   */
+  runtimeMs?: number
+}
+
+/**
+ * How one process ended during {@link Emulator.shutdown}.
+ *
+ * @example
+ * ```ts
+ * const { killed, signal }: ProcessShutdown = report.runtime
+ * ```
+ */
+export interface ProcessShutdown {
+  readonly pid: number | undefined
+  /** Got SIGKILL from the emulator. */
+  readonly killed: boolean
+  /**
+   * Ms from the start of the shutdown to the process's exit: `0` if it had exited before,
+   * `null` if it was still alive 2 s after SIGKILL (a process in uninterruptible sleep).
+   */
+  readonly exitedAfterMs: number | null
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+}
+
+/**
+ * The runtime's part of a {@link ShutdownReport}.
+ *
+ * @example
+ * ```ts
+ * const { terminated, killed }: RuntimeShutdown = report.runtime
+ * ```
+ */
+export interface RuntimeShutdown extends ProcessShutdown {
+  /** Got SIGTERM, which happens only with at least one extension registered. */
+  readonly terminated: boolean
+}
+
+/**
+ * What {@link Emulator.shutdown} did, resolved when every process given has exited (or was
+ * SIGKILLed and given up on) and emitted as `'shutdown'`.
+ *
+ * @example
+ * ```ts
+ * const report: ShutdownReport = await emulator.shutdown({ runtime })
+ * if (report.runtime.killed) console.warn('the runtime did not exit in time')
+ * ```
+ */
+export interface ShutdownReport {
+  readonly reason: ShutdownReason
+  /** Extensions registered when the shutdown started: 0 means the runtime got SIGKILL at once. */
+  readonly extensionsRegistered: number
+  readonly runtime: RuntimeShutdown
+  /** One entry per process of {@link ShutdownProcesses.extensions}, in the same order. */
+  readonly extensions: readonly ProcessShutdown[]
+  /** Ms from the call to the last process's exit. */
+  readonly durationMs: number
 }
 
 /**
@@ -239,6 +445,10 @@ export interface Emulator extends EventEmitter<EmulatorEventMap>, AsyncDisposabl
   readonly functionArn: string
   /** The first error posted to `/runtime/init/error`, if any. */
   readonly initError: InvocationError | undefined
+  /** Extensions registered through the Extensions API (`/2020-01-01/extension/register`), in order. */
+  readonly extensions: readonly RegisteredExtension[]
+  /** Errors extensions posted to `/extension/init/error` and `/extension/exit/error`, in order. */
+  readonly extensionErrors: readonly ExtensionErrorReport[]
   /**
    * Environment variables Lambda would give the runtime process for this function
    * (`AWS_LAMBDA_RUNTIME_API`, function name/version/memory, region, log group/stream, and
@@ -258,8 +468,20 @@ export interface Emulator extends EventEmitter<EmulatorEventMap>, AsyncDisposabl
   /** Adds a fault; throws {@link EmulatorArgumentError} if it is malformed. */
   inject(fault: Fault): void
   /**
-   * Stops listening, destroys every socket, rejects pending invocations with
-   * {@link EmulatorClosedError} and clears every timer. Idempotent.
+   * Plays Lambda's shutdown phase as its RAPID does, on the caller's processes. From the call
+   * on, `/next` hands out nothing: queued and later invocations stay queued (`close()` rejects
+   * them). With no extension registered, the runtime gets SIGKILL at once (Lambda spends no
+   * time on a graceful runtime shutdown then). Otherwise the runtime gets SIGTERM, and SIGKILL
+   * if still alive `runtimeMs` after the start; then every extension subscribed to `SHUTDOWN`
+   * gets the event (`deadlineMs` = start + `phaseMs`), and the extension processes still alive
+   * at that deadline get SIGKILL (at once if no extension subscribed to `SHUTDOWN`). A
+   * `close()` meanwhile SIGKILLs what is left at once. Never rejects for how the processes behave; rejects with
+   * {@link EmulatorArgumentError} for bad arguments. A second call returns the first promise.
+   */
+  shutdown(processes: ShutdownProcesses, options?: ShutdownOptions): Promise<ShutdownReport>
+  /**
+   * Stops listening, destroys every socket (parked extension polls included), rejects pending
+   * invocations with {@link EmulatorClosedError} and clears every timer. Idempotent.
    */
   close(): Promise<void>
 }

@@ -123,6 +123,30 @@ function parseStackFrame(line: string): XRayStackFrame {
   }
 }
 
+/**
+ * The error body lmi posts to `/error`, `/init/error` and a stream's error trailer: Lambda's
+ * documented `{errorType, errorMessage, stackTrace}` plus `trace`, the field AWS's Node runtime
+ * sends instead of `stackTrace` — the stack as `error.stack` prints it, header line(s) then
+ * indented frames — so a caller written against either finds its field.
+ *
+ * @example
+ * ```ts
+ * errorBody({ errorType: 'TypeError', errorMessage: 'x', stackTrace: ['at f (/var/task/app.js:3:9)'] })
+ * // '{"errorType":"TypeError","errorMessage":"x","stackTrace":["at f (/var/task/app.js:3:9)"],
+ * //   "trace":["TypeError: x","    at f (/var/task/app.js:3:9)"]}'
+ * ```
+ */
+export function errorBody(error: {
+  errorType: string
+  errorMessage: string
+  stackTrace: string[]
+}): string {
+  const { errorType, errorMessage, stackTrace } = error
+  const trace = `${errorType}: ${errorMessage}`.split('\n')
+  for (const frame of stackTrace) trace.push(`    ${frame}`)
+  return JSON.stringify({ errorType, errorMessage, stackTrace, trace })
+}
+
 /** JSON with every character outside printable ASCII escaped (`\uXXXX`): a valid header value. */
 function asciiJson(value: unknown): string {
   return JSON.stringify(value).replace(

@@ -6,6 +6,7 @@ import { RuntimeApiFatalError } from '../errors.ts'
 import {
   ALREADY_DELIVERED,
   API_PREFIX,
+  errorBody,
   headerSafe,
   invocationPath,
   JSON_CONTENT_TYPE,
@@ -203,12 +204,12 @@ export class RuntimeApiClient {
     // As AWS's runtime sends it, for X-Ray's view of the failure; bounded, never failing the post.
     const cause = xrayErrorCause(error)
     if (cause !== undefined) headers['lambda-runtime-function-xray-error-cause'] = cause
-    return this.#post(invocationPath(requestId, 'error'), JSON.stringify(error), headers)
+    return this.#post(invocationPath(requestId, 'error'), errorBody(error), headers)
   }
 
   /** Posts an initialisation failure. */
   postInitError(error: ErrorResponse): Promise<number> {
-    return this.#post(`${API_PREFIX}/init/error`, JSON.stringify(error), {
+    return this.#post(`${API_PREFIX}/init/error`, errorBody(error), {
       'content-type': JSON_CONTENT_TYPE,
       'lambda-runtime-function-error-type': headerSafe(error.errorType),
     })

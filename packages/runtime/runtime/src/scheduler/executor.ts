@@ -26,6 +26,38 @@ import {
 import type { LoadedHandler } from '../handler/load.ts'
 import type { RuntimeLog } from '../log/log.ts'
 import { ResponseStream } from '../streaming/response-stream.ts'
+import { RequestFence } from './fence.ts'
+
+/**
+ * How long after the first handler outlives its invocation the executor reports it
+ * (`LMI_ZOMBIE_INVOCATIONS`): long enough for a handler that merely finishes a little late not
+ * to be reported, short enough to show up next to the timeout that caused it.
+ */
+export const ZOMBIE_FIRST_REPORT_MS = 1000
+
+/** At most one `LMI_ZOMBIE_INVOCATIONS` line per thread in this interval, while any remain. */
+export const ZOMBIE_REPORT_INTERVAL_MS = 10_000
+
+/**
+ * Work an {@link Executor}'s handlers did or still do after their invocation ended. Plain data:
+ * it crosses from a worker thread to the dispatcher as it is.
+ *
+ * @example
+ * ```ts
+ * const { lingering, oldestEndedAt } = executor.lateWork
+ * const oldestLingeringMs = lingering === 0 ? 0 : Date.now() - oldestEndedAt
+ * ```
+ */
+export interface LateWork {
+  /** Handlers still running although their invocation has ended (timed out, failed, cancelled). */
+  lingering: number
+  /** Epoch ms at which the invocation of the oldest of them ended; 0 when none. */
+  oldestEndedAt: number
+  /** Handlers that settled after their invocation had ended (`LMI_LATE_SETTLE`). */
+  lateSettled: number
+  /** Outgoing requests refused by the fence (`LMI_REQUEST_FENCED`). */
+  fencedRequests: number
+}
 
 /**
  * One invocation handed to an {@link Executor}: what `/next` answered (its body decoded, the
@@ -90,6 +122,11 @@ export interface ExecutorOptions {
   sequential: boolean
   /** Install `uncaughtException` / `unhandledRejection` containment. Default true. */
   containFaults?: boolean
+  /**
+   * Refuse the HTTP requests an invocation makes once it is over ({@link RequestFence}), from
+   * {@link Executor.start} to {@link Executor.close}. Default true; `LMI_FENCE_REQUESTS=0`.
+   */
+  fenceRequests?: boolean
 }
 
 /**
@@ -112,7 +149,13 @@ export class Executor {
   readonly #log: RuntimeLog
   readonly #inFlight = new Set<InvocationState>()
   #streamAgent: Agent | undefined
-  #lingering = 0
+  readonly #fence: RequestFence | undefined
+  /** Handlers still running after their invocation ended, with when it ended, oldest first. */
+  readonly #zombies = new Map<InvocationState, number>()
+  #lateSettled = 0
+  #zombieTimer: NodeJS.Timeout | undefined
+  #lastZombieReport = Number.NEGATIVE_INFINITY
+  #onLateWork: () => void = () => {}
   #onFault: () => void = () => {}
   readonly #onUncaught = (error: unknown) => this.#contain(error, 'exception')
   readonly #onUnhandled = (reason: unknown) => this.#contain(reason, 'rejection')
@@ -121,11 +164,38 @@ export class Executor {
     this.#options = options
     this.#handler = options.handler
     this.#log = options.log
+    if (options.fenceRequests !== false) {
+      this.#fence = new RequestFence({
+        runtimeApi: options.runtimeApi,
+        log: options.log,
+        onFenced: () => this.#onLateWork(),
+      })
+    }
   }
 
   /** Handlers still running although their invocation has ended (timed out or failed). */
   get lingering(): number {
-    return this.#lingering
+    return this.#zombies.size
+  }
+
+  /** What this executor's handlers did, or still do, after their invocation ended. */
+  get lateWork(): LateWork {
+    let oldestEndedAt = 0
+    for (const endedAt of this.#zombies.values()) {
+      oldestEndedAt = endedAt
+      break
+    }
+    return {
+      lingering: this.#zombies.size,
+      oldestEndedAt,
+      lateSettled: this.#lateSettled,
+      fencedRequests: this.#fence?.fenced ?? 0,
+    }
+  }
+
+  /** `listener` is called whenever {@link lateWork} changes (one listener: the last given). */
+  onLateWork(listener: () => void): void {
+    this.#onLateWork = listener
   }
 
   /** Whether the handler streams its response (`awslambda.streamifyResponse`). */
@@ -139,6 +209,7 @@ export class Executor {
    */
   start(onFault: () => void): void {
     this.#onFault = onFault
+    this.#fence?.install()
     if (this.#options.containFaults === false) return
     process.on('uncaughtException', this.#onUncaught)
     process.on('unhandledRejection', this.#onUnhandled)
@@ -146,6 +217,9 @@ export class Executor {
 
   /** Removes fault containment and releases the streaming connections. */
   close(): void {
+    this.#fence?.uninstall()
+    if (this.#zombieTimer !== undefined) rawClearTimeout(this.#zombieTimer)
+    this.#zombieTimer = undefined
     this.#streamAgent?.destroy()
     process.off('uncaughtException', this.#onUncaught)
     process.off('unhandledRejection', this.#onUnhandled)
@@ -199,7 +273,7 @@ export class Executor {
           timedOut: true,
         }
       }
-      if (invocation.lingering) this.#lingering++
+      if (invocation.lingering) this.#addZombie(invocation)
       return await this.#answer(invocation, outcome, stream)
     } catch (error) {
       return {
@@ -231,9 +305,13 @@ export class Executor {
   }
 
   #createStream(requestId: string): ResponseStream {
-    // Not an ES import of node:http: see ResponseStream.
-    const { Agent: HttpAgent } = process.getBuiltinModule('node:http')
-    this.#streamAgent ??= new HttpAgent({ keepAlive: true, maxSockets: this.#options.concurrency })
+    if (this.#streamAgent === undefined) {
+      // Not an ES import of node:http: see ResponseStream.
+      const { Agent: HttpAgent } = process.getBuiltinModule('node:http')
+      this.#streamAgent = new HttpAgent({ keepAlive: true, maxSockets: this.#options.concurrency })
+      // The answer's own request, made inside the invocation: the runtime's traffic, not its.
+      this.#fence?.exempt(this.#streamAgent)
+    }
     const highWaterMark = (this.#handler.fn as unknown as Record<symbol, unknown>)[
       HANDLER_HIGHWATERMARK
     ]
@@ -243,11 +321,61 @@ export class Executor {
   }
 
   readonly #onLateSettle = (invocation: InvocationState) => {
-    this.#lingering--
+    // It may settle before execute() has seen it linger (both wait on the same turn): then it
+    // was never counted, and the delete is a no-op.
+    this.#zombies.delete(invocation)
+    this.#lateSettled++
+    if (this.#zombies.size === 0 && this.#zombieTimer !== undefined) {
+      rawClearTimeout(this.#zombieTimer)
+      this.#zombieTimer = undefined
+    }
     this.#log.log('WARN', 'Handler settled after its invocation had ended; result discarded', {
       code: 'LMI_LATE_SETTLE',
       requestId: invocation.requestId,
     })
+    this.#onLateWork()
+  }
+
+  #addZombie(invocation: InvocationState): void {
+    this.#zombies.set(invocation, Date.now())
+    this.#armZombieReport()
+    this.#onLateWork()
+  }
+
+  /**
+   * The report is a timer armed only while zombies exist, unref'd: it never keeps the process
+   * alive, and a runtime with none pays nothing.
+   */
+  #armZombieReport(): void {
+    if (this.#zombieTimer !== undefined) return
+    const delay = Math.max(
+      ZOMBIE_FIRST_REPORT_MS,
+      this.#lastZombieReport + ZOMBIE_REPORT_INTERVAL_MS - Date.now(),
+    )
+    this.#zombieTimer = rawSetTimeout(this.#reportZombies, delay)
+    this.#zombieTimer.unref()
+  }
+
+  readonly #reportZombies = () => {
+    this.#zombieTimer = undefined
+    if (this.#zombies.size === 0) return
+    const now = Date.now()
+    this.#lastZombieReport = now
+    const requestIds: string[] = []
+    let oldestEndedAt = now
+    for (const [invocation, endedAt] of this.#zombies) {
+      if (requestIds.length === 0) oldestEndedAt = endedAt
+      requestIds.push(invocation.requestId)
+      if (requestIds.length === 10) break
+    }
+    const count = this.#zombies.size
+    const oldestAgeMs = now - oldestEndedAt
+    this.#log.log(
+      'WARN',
+      `${count} handler(s) still running after their invocation ended, the oldest for ${oldestAgeMs} ms: they hold memory and connections, and their results are discarded`,
+      { code: 'LMI_ZOMBIE_INVOCATIONS', count, oldestAgeMs, requestIds },
+    )
+    this.#armZombieReport()
   }
 
   async #answer(

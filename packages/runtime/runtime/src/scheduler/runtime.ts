@@ -5,8 +5,15 @@ import { RuntimeApiClient } from '../client/runtime-api.ts'
 import { ResponseSizeTooLargeError, RuntimeApiFatalError, ShutdownTimeoutError } from '../errors.ts'
 import type { LoadedHandler } from '../handler/load.ts'
 import type { RuntimeLog } from '../log/log.ts'
-import { type Answer, Executor, type ExecutorOptions, type Job } from './executor.ts'
-import { runShutdownHooksWithin, settlesWithin } from './shutdown.ts'
+import { type Answer, Executor, type ExecutorOptions, type Job, type LateWork } from './executor.ts'
+import {
+  HOOKS_MAX_MS,
+  runShutdownHooksWithin,
+  SHUTDOWN_TIMEOUT_DEFAULT_MS,
+  type ShutdownPlan,
+  settlesWithin,
+  shutdownPlan,
+} from './shutdown.ts'
 
 /**
  * Where a {@link Runtime} runs its invocations: on its own event loop ({@link LocalExecutors})
@@ -34,10 +41,12 @@ export interface Executors {
   execute(job: DispatchedJob): Promise<Answer>
   /** The shutdown budget is spent: end every invocation still running with `error`. */
   cancelAll(error: ShutdownTimeoutError): void
-  /** Runs the shutdown hooks (bounded) and releases what the executors hold. */
-  close(): Promise<void>
+  /** Runs the shutdown hooks (for the plan's `hooksMs`) and releases what the executors hold. */
+  close(plan: ShutdownPlan): Promise<void>
   /** Handlers still running although their invocation has ended. */
   lingering(): number
+  /** Late work of every executor, summed (`oldestEndedAt`: the oldest of them). */
+  lateWork(): LateWork
 }
 
 /** A {@link Job} as the runtime tracks it. */
@@ -81,13 +90,17 @@ export class LocalExecutors implements Executors {
     this.#executor.cancelAll(error)
   }
 
-  async close(): Promise<void> {
-    await runShutdownHooksWithin(this.#log)
+  async close(plan: ShutdownPlan): Promise<void> {
+    await runShutdownHooksWithin(this.#log, plan.hooksMs)
     this.#executor.close()
   }
 
   lingering(): number {
     return this.#executor.lingering
+  }
+
+  lateWork(): LateWork {
+    return this.#executor.lateWork
   }
 }
 
@@ -111,8 +124,11 @@ export interface RuntimeOptions {
   functionInfo: FunctionInfo
   log: RuntimeLog
   /**
-   * The shutdown budget: how long a stop waits for in-flight invocations. Those still running
-   * then are answered with {@link ShutdownTimeoutError}. Default 10 s.
+   * The shutdown budget, from the stop to the end of {@link Runtime.start}: split by
+   * `shutdownPlan` between the drain (invocations still running after it are answered with
+   * {@link ShutdownTimeoutError}), posting those answers, and the shutdown hooks. Default
+   * {@link SHUTDOWN_TIMEOUT_DEFAULT_MS} (250 ms: Lambda SIGKILLs the runtime 300 ms after
+   * SIGTERM).
    */
   shutdownTimeoutMs?: number
   /**
@@ -130,6 +146,11 @@ export interface RuntimeOptions {
   sequential?: boolean
   /** Install `uncaughtException` / `unhandledRejection` containment. Default true. */
   containFaults?: boolean
+  /**
+   * Refuse the HTTP requests an invocation makes once it is over (`LMI_FENCE_REQUESTS`).
+   * Default true. (With `handler` only: worker threads read it from their own options.)
+   */
+  fenceRequests?: boolean
 }
 
 /**
@@ -146,8 +167,14 @@ export interface RuntimeStats {
   succeeded: number
   failed: number
   timedOut: number
-  /** Handlers still running although their invocation has ended (timed out or failed). */
+  /** Handlers still running although their invocation has ended (timed out, failed, cancelled). */
   lingering: number
+  /** How long ago the invocation of the oldest of those ended; 0 when none. */
+  oldestLingeringMs: number
+  /** Handlers that settled after their invocation had ended, their result discarded. */
+  lateSettled: number
+  /** Outgoing requests refused because their invocation was over (`LMI_REQUEST_FENCED`). */
+  fencedRequests: number
 }
 
 interface Slot {
@@ -163,12 +190,7 @@ interface Running {
 
 const STOP = new LmiError('The runtime is stopping', 'LMI_STOPPING')
 
-/**
- * After the shutdown budget, how long the answers to the invocations it cut short (and to any
- * whose `/next` answer was still arriving) may take to post before connections close.
- */
-export const SHUTDOWN_ANSWER_MARGIN_MS = 1000
-export { SHUTDOWN_HOOKS_TIMEOUT_MS } from './shutdown.ts'
+export { SHUTDOWN_TIMEOUT_DEFAULT_MS, type ShutdownPlan, shutdownPlan } from './shutdown.ts'
 /**
  * With worker threads: how long after an invocation's deadline the runtime waits for its
  * executor's answer (a timeout, normally sent at the deadline itself) before answering for it.
@@ -205,7 +227,10 @@ export class Runtime {
   readonly #log: RuntimeLog
   readonly #exit: (code: number) => void
   readonly #slots: Slot[] = []
-  readonly #stats: Omit<RuntimeStats, 'inFlight' | 'lingering'> = {
+  readonly #stats: Omit<
+    RuntimeStats,
+    'inFlight' | 'lingering' | 'oldestLingeringMs' | 'lateSettled' | 'fencedRequests'
+  > = {
     peakInFlight: 0,
     succeeded: 0,
     failed: 0,
@@ -239,6 +264,7 @@ export class Runtime {
         concurrency: options.concurrency,
         sequential: options.sequential ?? options.concurrency === 1,
         containFaults: options.containFaults,
+        fenceRequests: options.fenceRequests,
       })
     } else {
       throw new LmiError('Runtime needs a handler or executors', 'LMI_INVALID_CONFIGURATION')
@@ -251,10 +277,14 @@ export class Runtime {
   }
 
   stats(): RuntimeStats {
+    const late = this.#executors.lateWork()
     return {
       ...this.#stats,
       inFlight: this.#inFlight.size,
-      lingering: this.#executors.lingering(),
+      lingering: late.lingering,
+      oldestLingeringMs: late.lingering === 0 ? 0 : Date.now() - late.oldestEndedAt,
+      lateSettled: late.lateSettled,
+      fencedRequests: late.fencedRequests,
     }
   }
 
@@ -279,10 +309,10 @@ export class Runtime {
   }
 
   /**
-   * Stops polling, lets in-flight invocations finish (up to `shutdownTimeoutMs`, the budget),
-   * answers those still running with {@link ShutdownTimeoutError} (posting for up to
-   * {@link SHUTDOWN_ANSWER_MARGIN_MS}), runs the shutdown hooks (for up to
-   * `SHUTDOWN_HOOKS_TIMEOUT_MS`) and releases connections. Idempotent.
+   * Stops polling, lets in-flight invocations finish (the plan's `drainMs`), answers those
+   * still running with {@link ShutdownTimeoutError} (posting for up to `answersMs`), runs the
+   * shutdown hooks (for up to `hooksMs`) and releases connections: all within
+   * `shutdownTimeoutMs` (see `shutdownPlan`). Idempotent.
    */
   stop(): Promise<void> {
     this.#stopping ??= this.#shutdown()
@@ -290,10 +320,19 @@ export class Runtime {
   }
 
   async #shutdown(): Promise<void> {
+    const plan = shutdownPlan(this.#options.shutdownTimeoutMs ?? SHUTDOWN_TIMEOUT_DEFAULT_MS)
+    const startedAt = performance.now()
     try {
-      await this.#drain()
-      await this.#executors.close()
-      await Promise.all(this.#slots.map((slot) => slot.client.close()))
+      await this.#drain(plan)
+      // The hooks get what the drain and the answers left of the budget — at least their
+      // share, at most HOOKS_MAX_MS.
+      const left = plan.totalMs - plan.teardownMs - (performance.now() - startedAt)
+      const hooksMs = Math.max(plan.hooksMs, Math.min(HOOKS_MAX_MS, Math.floor(left)))
+      // The hooks and the connections' close at once: on Lambda the whole shutdown has 300 ms.
+      await Promise.all([
+        this.#executors.close({ ...plan, hooksMs }),
+        ...this.#slots.map((slot) => slot.client.close()),
+      ])
     } finally {
       this.#stopped.resolve()
     }
@@ -304,8 +343,8 @@ export class Runtime {
    * with the budget's error and gives those answers (and any invocation whose `/next` answer
    * is still arriving, answered the same way on arrival) a bounded margin to be posted.
    */
-  async #drain(): Promise<void> {
-    const budgetMs = this.#options.shutdownTimeoutMs ?? 10_000
+  async #drain(plan: ShutdownPlan): Promise<void> {
+    const budgetMs = plan.drainMs
     const loops = Promise.all(this.#slots.map((slot) => slot.loop))
     const stopPolling = () => Promise.all(this.#slots.map((slot) => slot.client.stopPolling(STOP)))
     // Polls already sent are aborted only once no invocation is running: until then an
@@ -315,12 +354,13 @@ export class Runtime {
       .then(stopPolling)
       .then(() => loops)
     if (await settlesWithin(drained, budgetMs)) return
-    const error = new ShutdownTimeoutError(budgetMs)
+    const error = new ShutdownTimeoutError(budgetMs, plan.totalMs)
     this.#budgetSpent = error
     const running = [...this.#inFlight]
     this.#log.log('WARN', 'Shutdown budget spent with invocations still running: failing them', {
       code: 'LMI_SHUTDOWN_TIMEOUT',
       budgetMs,
+      totalMs: plan.totalMs,
       requestIds: running.map(({ job }) => job.next.requestId),
     })
     // The executors end them (their signals abort, each failure is logged in its context);
@@ -332,10 +372,10 @@ export class Runtime {
     }
     this.#quietCheck = undefined
     await stopPolling()
-    if (await settlesWithin(loops, SHUTDOWN_ANSWER_MARGIN_MS)) return
+    if (await settlesWithin(loops, plan.answersMs)) return
     this.#log.log(
       'WARN',
-      `Answers still being posted ${SHUTDOWN_ANSWER_MARGIN_MS} ms after the shutdown budget: closing connections`,
+      `Answers still being posted ${plan.answersMs} ms after the drain: closing connections`,
       {
         code: 'LMI_SHUTDOWN_ANSWERS_TIMEOUT',
         requestIds: [...this.#inFlight].map(({ job }) => job.next.requestId),

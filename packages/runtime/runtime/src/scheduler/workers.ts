@@ -6,12 +6,12 @@ import { type ErrorResponse, InvalidConfigurationError, LmiError, toErrorRespons
 import { rawClearTimeout, rawSetImmediate, rawSetTimeout } from '@lmi/core/internal'
 import { ShutdownTimeoutError } from '../errors.ts'
 import type { RuntimeLog } from '../log/log.ts'
-import type { Answer, Executor, Job } from './executor.ts'
+import type { Answer, Executor, Job, LateWork } from './executor.ts'
 import type { DispatchedJob, Executors } from './runtime.ts'
 import {
   onStopSignals,
   runShutdownHooksWithin,
-  SHUTDOWN_HOOKS_TIMEOUT_MS,
+  type ShutdownPlan,
   settlesWithin,
 } from './shutdown.ts'
 
@@ -19,14 +19,14 @@ import {
 export type WorkerMessage =
   | { type: 'ready'; streaming: boolean }
   | { type: 'init-error'; error: ErrorResponse }
-  | { type: 'answers'; answers: Array<[id: number, answer: Answer]>; lingering: number }
+  | { type: 'answers'; answers: Array<[id: number, answer: Answer]>; late: LateWork }
   | { type: 'fault' }
 
 /** What the dispatcher sends to a worker thread running handlers. */
 export type MainMessage =
   | { type: 'jobs'; jobs: Array<[claim: number, id: number, job: Job]> }
-  | { type: 'cancel'; budgetMs: number }
-  | { type: 'stop' }
+  | { type: 'cancel'; budgetMs: number; totalMs: number }
+  | { type: 'stop'; hooksMs: number }
 
 /** What a worker thread is told at start: which of the two roles it has. */
 export type WorkerData = DispatcherData | ExecutorData
@@ -275,8 +275,8 @@ interface Thread {
   reported: boolean
   alive: boolean
   exited: Promise<void>
-  /** Its handlers still running after their invocation ended, as it last reported. */
-  lingering: number
+  /** Its handlers' work after their invocation ended, as it last reported. */
+  late: LateWork
 }
 
 interface Pending {
@@ -367,7 +367,7 @@ export class WorkerExecutors implements Executors {
           reported: false,
           alive: true,
           exited: new Promise((resolve) => worker.once('exit', () => resolve())),
-          lingering: 0,
+          late: { lingering: 0, oldestEndedAt: 0, lateSettled: 0, fencedRequests: 0 },
         }
         threads.push(thread)
         return executors.#whenReady(thread)
@@ -408,7 +408,7 @@ export class WorkerExecutors implements Executors {
   #serve(thread: Thread): void {
     thread.worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'answers') {
-        thread.lingering = message.lingering
+        thread.late = message.late
         for (const [id, answer] of message.answers) {
           const pending = thread.held.get(id)
           if (pending === undefined) continue
@@ -591,7 +591,11 @@ export class WorkerExecutors implements Executors {
   }
 
   cancelAll(error: ShutdownTimeoutError): void {
-    const message: MainMessage = { type: 'cancel', budgetMs: error.budgetMs }
+    const message: MainMessage = {
+      type: 'cancel',
+      budgetMs: error.budgetMs,
+      totalMs: error.totalMs,
+    }
     for (const thread of this.#threads) {
       if (thread.alive) thread.worker.postMessage(message)
     }
@@ -599,23 +603,40 @@ export class WorkerExecutors implements Executors {
 
   /**
    * Tells every worker to run its shutdown hooks and end; one that has not ended after the
-   * hooks' bound (and a little more, for its own teardown) is terminated.
+   * hooks' bound and the plan's teardown share is terminated.
    */
-  async close(): Promise<void> {
+  async close(plan: ShutdownPlan): Promise<void> {
     this.#closing = true
     rawClearTimeout(this.#stallTimer)
+    const stop: MainMessage = { type: 'stop', hooksMs: plan.hooksMs }
     for (const thread of this.#threads) {
-      if (thread.alive) thread.worker.postMessage({ type: 'stop' } satisfies MainMessage)
+      if (thread.alive) thread.worker.postMessage(stop)
     }
     const exited = Promise.all(this.#threads.map((thread) => thread.exited))
-    if (await settlesWithin(exited, SHUTDOWN_HOOKS_TIMEOUT_MS + 500)) return
+    if (await settlesWithin(exited, plan.hooksMs + plan.teardownMs)) return
     await Promise.all(this.#threads.map((thread) => thread.worker.terminate()))
   }
 
   lingering(): number {
     let total = 0
-    for (const thread of this.#threads) total += thread.lingering
+    for (const thread of this.#threads) total += thread.late.lingering
     return total
+  }
+
+  lateWork(): LateWork {
+    const sum: LateWork = { lingering: 0, oldestEndedAt: 0, lateSettled: 0, fencedRequests: 0 }
+    for (const { late } of this.#threads) {
+      sum.lingering += late.lingering
+      sum.lateSettled += late.lateSettled
+      sum.fencedRequests += late.fencedRequests
+      if (
+        late.lingering > 0 &&
+        (sum.oldestEndedAt === 0 || late.oldestEndedAt < sum.oldestEndedAt)
+      ) {
+        sum.oldestEndedAt = late.oldestEndedAt
+      }
+    }
+    return sum
   }
 }
 
@@ -641,15 +662,26 @@ export function serveWorker(
   const post = (message: WorkerMessage) => port.postMessage(message)
   // Answers that settle in one turn of the loop (timers due together, I/O read together) go
   // in one message: one wake-up of the dispatcher, not one each.
+  // Late work changes without an answer (a late settle, a fenced request): the same message,
+  // empty, carries it, so the dispatcher's stats are at most one turn behind.
   let answers: Array<[number, Answer]> = []
+  let flushing = false
   const flush = () => {
+    flushing = false
     const batch = answers
     answers = []
-    post({ type: 'answers', answers: batch, lingering: executor.lingering })
+    post({ type: 'answers', answers: batch, late: executor.lateWork })
+  }
+  const scheduleFlush = () => {
+    if (flushing) return
+    flushing = true
+    rawSetImmediate(flush)
   }
   const answered = (id: number, answer: Answer) => {
-    if (answers.push([id, answer]) === 1) rawSetImmediate(flush)
+    answers.push([id, answer])
+    scheduleFlush()
   }
+  executor.onLateWork(scheduleFlush)
   executor.start(() => post({ type: 'fault' }))
   port.on('message', (message: MainMessage) => {
     switch (message.type) {
@@ -664,10 +696,10 @@ export function serveWorker(
         Atomics.add(shared, PROCESSED, 1)
         return
       case 'cancel':
-        executor.cancelAll(new ShutdownTimeoutError(message.budgetMs))
+        executor.cancelAll(new ShutdownTimeoutError(message.budgetMs, message.totalMs))
         return
       case 'stop':
-        void runShutdownHooksWithin(log).then(() => {
+        void runShutdownHooksWithin(log, message.hooksMs).then(() => {
           executor.close()
           port.close()
           resolve(0)

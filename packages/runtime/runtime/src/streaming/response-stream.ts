@@ -2,7 +2,7 @@ import type { Agent, ClientRequest, IncomingMessage } from 'node:http'
 import { Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { ErrorResponse } from '@lmi/core'
-import { headerSafe, invocationPath } from '../client/protocol.ts'
+import { errorBody, headerSafe, invocationPath } from '../client/protocol.ts'
 import { RuntimeApiFatalError } from '../errors.ts'
 
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream'
@@ -116,7 +116,7 @@ export class ResponseStream extends Writable {
     if (!req.writableEnded) {
       req.addTrailers({
         [ERROR_TYPE_TRAILER]: headerSafe(error.errorType),
-        [ERROR_BODY_TRAILER]: Buffer.from(JSON.stringify(error)).toString('base64'),
+        [ERROR_BODY_TRAILER]: Buffer.from(errorBody(error)).toString('base64'),
       })
       req.end()
     }

@@ -134,6 +134,24 @@ export async function startRuntime(options: StartOptions): Promise<RuntimeUnderT
   }
 }
 
+/**
+ * What a handler's `console.log(JSON.stringify(...))` printed: the runtime's JSON line's
+ * `message`, parsed; `{}` for any other line.
+ */
+export function logged(record: Record<string, unknown>): Record<string, unknown> {
+  const message = record.message
+  if (typeof message !== 'string' || !message.startsWith('{')) return {}
+  try {
+    return JSON.parse(message) as Record<string, unknown>
+  } catch {
+    return {}
+  }
+}
+
+/** A fixture handler's `{ started: requestId }` line (fixtures/hostile.mjs). */
+export const started = (record: Record<string, unknown>): boolean =>
+  typeof logged(record).started === 'string'
+
 /** Parses an invocation's JSON payload. */
 export function json<T = Record<string, unknown>>(payload: Buffer): T {
   return JSON.parse(payload.toString('utf8')) as T

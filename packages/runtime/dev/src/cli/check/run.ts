@@ -15,7 +15,7 @@ const DETECTOR_CODES: ReadonlySet<string> = new Set(
   ),
 )
 
-// How long the runtime may drain in-flight invocations on SIGTERM (LMI_SHUTDOWN_TIMEOUT_MS),
+// How long the runtime may take to stop after SIGTERM (LMI_SHUTDOWN_TIMEOUT_MS: drain, answers, hooks),
 // and how much longer the check waits for it to exit before SIGKILL.
 const SHUTDOWN_MS = 2000
 const KILL_AFTER_MS = SHUTDOWN_MS + 3000
