@@ -2,7 +2,6 @@
 // `shared()`, the shared-state detectors and the errors. No HTTP client, no CLI: it loads in
 // a handler's cold start on AWS's runtime as on lmi's.
 export {
-  ChainSealedError,
   DEFAULT_SHARED_STATE_MODE,
   InvalidInvocationError,
   InvalidMiddlewareError,

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import middy from '@middy/core'
 import {
-  ChainSealedError,
   getInvocation,
   InvalidInvocationError,
   InvalidMiddlewareError,
@@ -254,17 +253,54 @@ describe('lmi() misuse is loud', () => {
   it('refuses a middleware with no hook, naming it', () => {
     assert.throws(() => lmi(() => 1).use({ name: 'empty' }), {
       name: 'InvalidMiddlewareError',
-      message: /middleware empty has none of before, after, onError/,
+      code: 'LMI_INVALID_MIDDLEWARE',
+      message:
+        'Middleware must be an object containing at least one key among "before", "after", "onError"',
     })
     assert.throws(() => lmi(() => 1).use({ before: 'nope' } as never), InvalidMiddlewareError)
     assert.throws(() => lmi('handler' as never), InvalidMiddlewareError)
   })
 
-  it('seals the chain at the first invocation', async () => {
+  it('applies a change made after the first invocation from the next invocation on', async () => {
+    const seen: string[] = []
     const handler = lmi(() => 'ok')
-    await handler({}, lambdaContext('req-seal'))
-    assert.throws(() => handler.use({ before: () => {} }), ChainSealedError)
-    assert.throws(() => handler.before(() => {}), { code: 'LMI_CHAIN_SEALED' })
+    await handler({}, lambdaContext('req-change-1'))
+    handler.use({ before: () => void seen.push('added') })
+    await handler({}, lambdaContext('req-change-2'))
+    assert.deepEqual(seen, ['added'])
+  })
+
+  it('runs every invocation to its end on the chain it started with, under concurrency', async () => {
+    // Invocation 1 is inside its before hooks when a second hook is added; invocation 2
+    // starts after: 1 runs the old chain whole, 2 the new one.
+    const seen: string[] = []
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const handler = lmi((event: { n: number }) => event.n)
+      .before(async (request) => {
+        seen.push(`first ${(request.event as { n: number }).n}`)
+        if ((request.event as { n: number }).n === 1) await gate
+      })
+      .after(() => void seen.push('after'))
+    const first = handler({ n: 1 }, lambdaContext('req-cow-1'))
+    handler.before((request) => void seen.push(`second ${(request.event as { n: number }).n}`))
+    handler.after(() => void seen.push('after 2'))
+    const second = handler({ n: 2 }, lambdaContext('req-cow-2'))
+    await new Promise((resolve) => setImmediate(resolve))
+    release()
+    assert.deepEqual(await Promise.all([first, second]), [1, 2])
+    const ofFirst = seen.filter((entry) => !entry.endsWith(' 2') && entry !== 'after 2')
+    assert.deepEqual(
+      seen.filter((entry) => entry.includes('second 1')),
+      [],
+    )
+    assert.ok(ofFirst.includes('first 1'))
+    assert.deepEqual(
+      seen.filter((entry) => entry.endsWith(' 2') || entry === 'after 2'),
+      ['first 2', 'second 2', 'after 2'],
+    )
   })
 
   it('rejects a call whose context is not an object', async () => {

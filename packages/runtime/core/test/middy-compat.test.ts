@@ -1,6 +1,7 @@
 // The popular @middy/* middlewares, unchanged, through lmi() and through middy(): same events,
 // same results, same logs. Events are real API Gateway captures (test/fixtures/events).
 import assert from 'node:assert/strict'
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import middy from '@middy/core'
@@ -212,5 +213,145 @@ describe('middy middlewares in lmi()', () => {
       httpJsonBodyParser(),
     ]
     assert.equal(asLmi.length, 3)
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// @middy/core's own behaviour, through lmi() and through middy() 7.9.2 side by side.
+
+type Builder = (handler: (...args: never[]) => unknown) => {
+  before(fn: (request: never) => unknown): ReturnType<Builder>
+  after(fn: (request: never) => unknown): ReturnType<Builder>
+  onError(fn: (request: never) => unknown): ReturnType<Builder>
+} & ((event: unknown, context: LambdaContext) => Promise<unknown>)
+
+const BUILDERS: Record<'middy' | 'lmi' | 'current', Builder> = {
+  current: () => {
+    throw new Error('set BUILDERS.current first')
+  },
+  middy: (handler) => middy(handler as never) as unknown as ReturnType<Builder>,
+  lmi: (handler) => lmi(handler as never) as unknown as ReturnType<Builder>,
+}
+
+describe('@middy/core behaviour, lmi() against middy() 7.9.2', () => {
+  describe('a store entered in a hook reaches what comes after it, from the first invocation on', () => {
+    // Powertools enters its store in a before hook (middy's issue #1661); the first
+    // invocation in which a hook turns out to be async is where lmi used to lose it.
+    const mixes: Record<
+      string,
+      (als: AsyncLocalStorage<string>, seen: unknown[]) => () => unknown
+    > = {
+      'async before, then a sync before enters': (als, seen) => () =>
+        BUILDERS.current(async () => seen.push(als.getStore()))
+          .before(async () => {})
+          .before(() => als.enterWith('A')) as never,
+      'a sync before enters, then an async before': (als, seen) => () =>
+        BUILDERS.current(async () => seen.push(als.getStore()))
+          .before(() => als.enterWith('A'))
+          .before(async () => {}) as never,
+      'an async before enters after its await': (als, seen) => () =>
+        BUILDERS.current(() => seen.push(als.getStore())).before(async () => {
+          await Promise.resolve()
+          als.enterWith('A')
+        }) as never,
+      'all sync, a sync handler': (als, seen) => () =>
+        BUILDERS.current(() => seen.push(als.getStore())).before(() => als.enterWith('A')) as never,
+      'an async after, then a sync after enters, read by the next after': (als, seen) => () =>
+        BUILDERS.current(async () => 'done')
+          .after(() => {
+            seen.push(als.getStore())
+          })
+          .after(() => als.enterWith('B'))
+          .after(async () => {}) as never,
+      'async before, a sync before enters, the handler throws, onError reads it':
+        (als, seen) => () =>
+          BUILDERS.current(async () => {
+            throw new Error('boom')
+          })
+            .onError((request: { response?: unknown }) => {
+              seen.push(als.getStore())
+              request.response = 'handled'
+            })
+            .before(async () => {})
+            .before(() => als.enterWith('C')) as never,
+    }
+    for (const [name, build] of Object.entries(mixes)) {
+      it(name, async () => {
+        const seen: Record<string, unknown[]> = { middy: [], lmi: [] }
+        for (const which of ['middy', 'lmi'] as const) {
+          const als = new AsyncLocalStorage<string>()
+          BUILDERS.current = BUILDERS[which]
+          const handler = build(als, seen[which] as unknown[])() as Chainable
+          // Each call from a context of its own, as Lambda invokes: nothing entered leaks
+          // from one call into the next through the test's own context.
+          await als.run('outside', () => handler({}, context('req-als-1')))
+          await als.run('outside', () => handler({}, context('req-als-2')))
+        }
+        assert.deepEqual(seen.lmi, seen.middy)
+        assert.equal((seen.lmi as unknown[]).length, 2)
+      })
+    }
+  })
+})
+
+describe('@middy/core edges, lmi() against middy() 7.9.2', () => {
+  it('a hook that adds a hook during the first invocation: that invocation ends as it began, the next runs it', async () => {
+    const runs: Record<string, unknown[]> = { middy: [], lmi: [] }
+    for (const which of ['middy', 'lmi'] as const) {
+      const seen = runs[which] as unknown[]
+      let added = false
+      const handler = BUILDERS[which](async (event: { n: number }) => event.n)
+      handler
+        .before(() => {
+          seen.push('before')
+          if (added) return
+          added = true
+          handler.before(() => void seen.push('added before'))
+        })
+        .after(() => {
+          seen.push('after')
+        })
+      for (const n of [1, 2]) {
+        try {
+          seen.push({ result: await handler({ n }, context(`req-add-${n}`)) })
+        } catch (error) {
+          seen.push({ error: (error as Error).name })
+        }
+      }
+    }
+    assert.deepEqual(runs.lmi, runs.middy)
+    assert.deepEqual(runs.lmi, [
+      'before',
+      'after',
+      { result: 1 },
+      'before',
+      'added before',
+      'after',
+      { result: 2 },
+    ])
+  })
+
+  it(".use({}) throws middy's message with middy's cause, as lmi's typed error", () => {
+    const caught = (build: () => unknown) => {
+      try {
+        build()
+      } catch (error) {
+        return error as Error & { cause?: unknown }
+      }
+      assert.fail('did not throw')
+    }
+    const fromMiddy = caught(() => middy(() => 1).use({} as never))
+    const fromLmi = caught(() => lmi(() => 1).use({} as never))
+    assert.equal(fromLmi.message, fromMiddy.message)
+    assert.deepEqual(fromLmi.cause, fromMiddy.cause)
+    assert.equal(fromLmi.name, 'InvalidMiddlewareError')
+    assert.equal((fromLmi as Error & { code?: string }).code, 'LMI_INVALID_MIDDLEWARE')
+    // Falsy hooks count as absent in both.
+    assert.equal(
+      caught(() => lmi(() => 1).use({ before: null } as never)).message,
+      fromMiddy.message,
+    )
+    assert.doesNotThrow(() => lmi(() => 1).use({ before: null, after: () => {} } as never))
+    assert.doesNotThrow(() => middy(() => 1).use({ before: null, after: () => {} } as never))
   })
 })

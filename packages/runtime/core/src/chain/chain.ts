@@ -23,42 +23,27 @@ import type {
 } from './types.ts'
 
 /**
- * A middleware without any of `before`, `after`, `onError`; or `.use()`, `.before()`,
- * `.after()`, `.onError()`, `.handler()` called once the handler has served an invocation
- * (the chain is then sealed: changing it under concurrent invocations would give them
- * different chains).
+ * A middleware without any of `before`, `after`, `onError` (with `@middy/core`'s message and
+ * `cause`, so code written against middy's error keeps working), a hook that is not a
+ * function, or a handler or option of the wrong type.
  *
  * @example
  * ```ts
- * lmi(handler).use({}) // => InvalidMiddlewareError
+ * lmi(handler).use({})
+ * // => InvalidMiddlewareError: Middleware must be an object containing at least one key among
+ * //    "before", "after", "onError"   (cause: { package: '@middy/core' })
  * ```
  */
 export class InvalidMiddlewareError extends LmiError {
-  constructor(message: string) {
-    super(message, 'LMI_INVALID_MIDDLEWARE')
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'LMI_INVALID_MIDDLEWARE', options)
     this.name = 'InvalidMiddlewareError'
   }
 }
 
-/**
- * The chain was changed after it served its first invocation.
- *
- * @example
- * ```ts
- * const handler = lmi(fn)
- * await handler(event, context)
- * handler.use(cors()) // => ChainSealedError
- * ```
- */
-export class ChainSealedError extends LmiError {
-  constructor(method: string) {
-    super(
-      `.${method}() after the first invocation: concurrent invocations would run different chains. Build the chain at init.`,
-      'LMI_CHAIN_SEALED',
-    )
-    this.name = 'ChainSealedError'
-  }
-}
+/** `@middy/core` 7.9's message for a middleware with no hook, word for word. */
+const NO_HOOK_MESSAGE =
+  'Middleware must be an object containing at least one key among "before", "after", "onError"'
 
 /**
  * The handler was called in a way Lambda never calls it (a context that is not an object).
@@ -194,7 +179,6 @@ interface Chain {
   onErrors: Hook[]
   handler: AnyHandler
   internal: Record<string, unknown> | undefined
-  sealed: boolean
   /** A hook has returned a promise: run the chain as one async function from then on. */
   asyncHooks: boolean
 }
@@ -250,18 +234,23 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
   // AWS's runtime and lmi's install their InvokeStore before the handler loads; anywhere else
   // (unit tests, other hosts) lmi's takes that place.
   ensureInvokeStore()
-  const chain: Chain = {
+  // The chain every invocation starts with. Once one has started, a change builds a new one
+  // (copy on write) instead of editing it: each invocation runs the chain it started with to
+  // the end, and the change applies from the next — middy's behaviour for a hook that adds
+  // hooks, without an invocation running half of two chains under concurrency.
+  let chain: Chain = {
     befores: [],
     afters: [],
     onErrors: [],
     handler: (handler ?? noHandler) as AnyHandler,
     internal: options?.internal,
-    sealed: false,
     asyncHooks: false,
   }
+  let served = false
 
   const lambdaHandler = function lmiHandler(event: unknown, context: LambdaContext) {
-    chain.sealed = true
+    served = true
+    const current = chain
     if (event === undefined) event = {}
     if (context === undefined) context = {} as LambdaContext
     else if (typeof context !== 'object' || context === null) {
@@ -274,14 +263,14 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
     const own = invocationStorage.getStore()
     // On lmi's runtime (or inside another chain) the invocation's context is already bound.
     if (own !== undefined && own.context === context) {
-      return runChain(chain, own, event, context, false)
+      return runChain(current, own, event, context, false)
     }
     // AWS's runtime (its InvokeStore has a context) opened one for this invocation.
     const store = foreignInvokeStore()
     const awsContext = store?.getContext()
     const outer = own ?? (awsContext?.[kInvocation] as InvocationState | undefined)
     if (outer !== undefined && outer.context === context) {
-      return runChain(chain, outer, event, context, false)
+      return runChain(current, outer, event, context, false)
     }
     const invocation = invocationFromContext(context, outer, awsContext && store)
     invocation.timeItself()
@@ -289,7 +278,7 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
     // started right after would otherwise see this one's shared() writes as still running.
     if (detectorMode() !== 'off') invocation.watchEnd()
     if (store === undefined || awsContext === undefined) {
-      return invocationStorage.run(invocation, runChain, chain, invocation, event, context, true)
+      return invocationStorage.run(invocation, runChain, current, invocation, event, context, true)
     }
     // The chain rides on AWS's context rather than opening a second one of its own.
     if (invocation.tenantId !== undefined && store.getTenantId() === undefined) {
@@ -299,18 +288,27 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
         [TENANT_ID]: invocation.tenantId,
         [kInvocation]: invocation,
       }
-      return store.run(withTenant, () => runChain(chain, invocation, event, context, true))
+      return store.run(withTenant, () => runChain(current, invocation, event, context, true))
     }
     awsContext[kInvocation] = invocation
-    return runChain(chain, invocation, event, context, true)
+    return runChain(current, invocation, event, context, true)
   } as LmiHandler<TEvent, TResult, TEvent, TResult, TContext>
 
-  const guard = (method: string) => {
-    if (chain.sealed) throw new ChainSealedError(method)
+  /** The chain to change: the current one until an invocation starts, then a copy. */
+  const editable = (): Chain => {
+    if (served) {
+      served = false
+      chain = {
+        ...chain,
+        befores: [...chain.befores],
+        afters: [...chain.afters],
+        onErrors: [...chain.onErrors],
+      }
+    }
+    return chain
   }
   const self = lambdaHandler as unknown as Record<string, unknown>
   self.use = function use(input: Middleware | readonly Middleware[]) {
-    guard('use')
     const middlewares = Array.isArray(input) ? input : [input]
     const befores: Hook[] = []
     const afters: Hook[] = []
@@ -322,17 +320,15 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
         )
       }
       const { before, after, onError } = middleware
-      if (before === undefined && after === undefined && onError === undefined) {
-        throw new InvalidMiddlewareError(
-          `.use(): middleware ${middleware.name ?? '(unnamed)'} has none of before, after, onError`,
-        )
+      if (!before && !after && !onError) {
+        throw new InvalidMiddlewareError(NO_HOOK_MESSAGE, { cause: { package: '@middy/core' } })
       }
       for (const [hook, name] of [
         [before, 'before'],
         [after, 'after'],
         [onError, 'onError'],
       ] as const) {
-        if (hook !== undefined && typeof hook !== 'function') {
+        if (hook && typeof hook !== 'function') {
           throw new InvalidMiddlewareError(
             `.use(): ${name} of middleware ${middleware.name ?? '(unnamed)'} is not a function`,
           )
@@ -342,31 +338,31 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
       if (after) afters.push(after as Hook)
       if (onError) onErrors.push(onError as Hook)
     }
-    chain.befores.push(...befores)
-    chain.afters.unshift(...afters.reverse())
-    chain.onErrors.unshift(...onErrors.reverse())
+    const target = editable()
+    target.befores.push(...befores)
+    target.afters.unshift(...afters.reverse())
+    target.onErrors.unshift(...onErrors.reverse())
     return lambdaHandler
   }
   const inline = (method: 'before' | 'after' | 'onError') =>
     function addHook(fn: Hook) {
-      guard(method)
       if (typeof fn !== 'function') {
         throw new InvalidMiddlewareError(`.${method}(): expected a function, got ${typeof fn}`)
       }
-      if (method === 'before') chain.befores.push(fn)
-      else if (method === 'after') chain.afters.unshift(fn)
-      else chain.onErrors.unshift(fn)
+      const target = editable()
+      if (method === 'before') target.befores.push(fn)
+      else if (method === 'after') target.afters.unshift(fn)
+      else target.onErrors.unshift(fn)
       return lambdaHandler
     }
   self.before = inline('before')
   self.after = inline('after')
   self.onError = inline('onError')
   self.handler = function setHandler(fn: AnyHandler) {
-    guard('handler')
     if (typeof fn !== 'function') {
       throw new InvalidMiddlewareError(`.handler(): expected a function, got ${typeof fn}`)
     }
-    chain.handler = fn
+    editable().handler = fn
     return lambdaHandler
   }
   return lambdaHandler
@@ -395,7 +391,8 @@ function invocationFromContext(
 
 /**
  * Runs `hooks` from `index` on, synchronously while they return plain values: a promise is
- * awaited only when a hook returns one. True when a hook ended the phase.
+ * awaited only when a hook returns one. True when a hook ended the phase. (The `onError` phase;
+ * the others resume in {@link runChainAsync}.)
  */
 function runHooks(
   chain: Chain,
@@ -439,6 +436,24 @@ function endsPhase(request: LmiRequest, result: unknown): boolean {
   return false
 }
 
+/**
+ * Where the synchronous path met the first hook that returned a promise: the rest of the
+ * invocation — the phase's other hooks, the handler, the after hooks, error handling — runs in
+ * {@link runChainAsync} from there, in one async function, as middy runs it. A continuation
+ * registered with `.then()` before the hook ran would instead resume in the async context of
+ * that moment, losing what the hook did to it (an `AsyncLocalStorage.enterWith()`: Powertools
+ * does that in a before hook, and the handler must see it).
+ */
+interface Resume {
+  phase: 'before' | 'after'
+  /** The hook that returned `pending`. */
+  index: number
+  pending: Promise<unknown>
+}
+
+/** Requests whose error {@link runChainAsync} has already taken through the onError hooks. */
+const errorsHandled = new WeakSet<LmiRequest>()
+
 function callHandler(chain: Chain, request: LmiRequest, invocation: InvocationState): unknown {
   const response = chain.handler(
     request.event,
@@ -446,22 +461,43 @@ function callHandler(chain: Chain, request: LmiRequest, invocation: InvocationSt
     new LazyHandlerOptions(invocation),
   )
   if (chain.afters.length === 0) return response
-  if (response instanceof Promise) return response.then((value) => runAfters(chain, request, value))
-  return runAfters(chain, request, response)
+  if (response instanceof Promise) {
+    return response.then((value) => runAfters(chain, request, invocation, value))
+  }
+  return runAfters(chain, request, invocation, response)
 }
 
-function runAfters(chain: Chain, request: LmiRequest, response: unknown): unknown {
+function runAfters(
+  chain: Chain,
+  request: LmiRequest,
+  invocation: InvocationState,
+  response: unknown,
+): unknown {
   request.response = response
-  const ended = runHooks(chain, chain.afters, request, 0)
-  return ended instanceof Promise ? ended.then(() => request.response) : request.response
+  const afters = chain.afters
+  for (let index = 0; index < afters.length; index++) {
+    const result = (afters[index] as Hook)(request)
+    if (result instanceof Promise) {
+      chain.asyncHooks = true
+      return runChainAsync(chain, request, invocation, { phase: 'after', index, pending: result })
+    }
+    if (endsPhase(request, result)) break
+  }
+  return request.response
 }
 
 /** Before hooks, handler, after hooks; a value or a promise of the response. */
 function proceed(chain: Chain, request: LmiRequest, invocation: InvocationState): unknown {
-  const ended = chain.befores.length === 0 ? false : runHooks(chain, chain.befores, request, 0)
-  if (ended === true) return request.response
-  if (ended === false) return callHandler(chain, request, invocation)
-  return ended.then((done) => (done ? request.response : callHandler(chain, request, invocation)))
+  const befores = chain.befores
+  for (let index = 0; index < befores.length; index++) {
+    const result = (befores[index] as Hook)(request)
+    if (result instanceof Promise) {
+      chain.asyncHooks = true
+      return runChainAsync(chain, request, invocation, { phase: 'before', index, pending: result })
+    }
+    if (endsPhase(request, result)) return request.response
+  }
+  return callHandler(chain, request, invocation)
 }
 
 function handleError(chain: Chain, request: LmiRequest, error: unknown): Promise<unknown> {
@@ -531,7 +567,11 @@ function runChain(
       outcome =
         chain.onErrors.length === 0
           ? result
-          : result.then(undefined, (error) => handleError(chain, request, error))
+          : result.then(undefined, (error) =>
+              errorsHandled.has(request)
+                ? Promise.reject(error)
+                : handleError(chain, request, error),
+            )
     } else {
       outcome = Promise.resolve(result)
     }
@@ -555,26 +595,35 @@ function failOnEscapedWork(invocation: InvocationState): (value: unknown) => unk
 
 /**
  * The chain as one async function, for chains whose hooks return promises: there one `await`
- * per hook is the least any chain can do.
+ * per hook is the least any chain can do. With `resume`, it takes over an invocation the
+ * synchronous path started (see {@link Resume}).
  */
 async function runChainAsync(
   chain: Chain,
   request: LmiRequest,
   invocation: InvocationState,
+  resume?: Resume,
 ): Promise<unknown> {
   try {
     // The hook loops are inline, not helper calls: each async helper would add a promise per phase.
-    const befores = chain.befores
-    let ended = false
-    for (let index = 0; index < befores.length; index++) {
-      let result = (befores[index] as Hook)(request)
-      if (result instanceof Promise) result = await result
-      if (endsPhase(request, result)) {
-        ended = true
-        break
+    let afterFrom = 0
+    if (resume?.phase === 'after') {
+      if (endsPhase(request, await resume.pending)) return request.response
+      afterFrom = resume.index + 1
+    } else {
+      const befores = chain.befores
+      let ended = false
+      let index = 0
+      if (resume !== undefined) {
+        ended = endsPhase(request, await resume.pending)
+        index = resume.index + 1
       }
-    }
-    if (!ended) {
+      for (; !ended && index < befores.length; index++) {
+        let result = (befores[index] as Hook)(request)
+        if (result instanceof Promise) result = await result
+        ended = endsPhase(request, result)
+      }
+      if (ended) return request.response
       let response = chain.handler(
         request.event,
         request.context as LambdaContext,
@@ -582,15 +631,16 @@ async function runChainAsync(
       )
       if (response instanceof Promise) response = await response
       request.response = response
-      const afters = chain.afters
-      for (let index = 0; index < afters.length; index++) {
-        let result = (afters[index] as Hook)(request)
-        if (result instanceof Promise) result = await result
-        if (endsPhase(request, result)) break
-      }
+    }
+    const afters = chain.afters
+    for (let index = afterFrom; index < afters.length; index++) {
+      let result = (afters[index] as Hook)(request)
+      if (result instanceof Promise) result = await result
+      if (endsPhase(request, result)) break
     }
     return request.response
   } catch (error) {
+    errorsHandled.add(request)
     return handleError(chain, request, error)
   }
 }
