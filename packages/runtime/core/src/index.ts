@@ -7,6 +7,7 @@ export {
   InvalidMiddlewareError,
   type LmiHandler,
   type LmiOptions,
+  type LmiPlugin,
   lmi,
 } from './chain/chain.ts'
 export type {

@@ -355,3 +355,177 @@ describe('@middy/core edges, lmi() against middy() 7.9.2', () => {
     assert.doesNotThrow(() => middy(() => 1).use({ before: null, after: () => {} } as never))
   })
 })
+
+describe("middy's plugin argument, lmi() against middy() 7.9.2", () => {
+  type Trace = unknown[]
+  /** Every plugin hook, recording its name and arguments (a request as its event). */
+  function recorder(trace: Trace, extra: Record<string, unknown> = {}) {
+    const at = (name: string) => (arg?: unknown) => {
+      trace.push(
+        arg !== null && typeof arg === 'object' && 'event' in arg
+          ? [name, (arg as { event: unknown }).event]
+          : arg === undefined
+            ? [name]
+            : [name, arg],
+      )
+    }
+    return {
+      beforePrefetch: at('beforePrefetch'),
+      requestStart: at('requestStart'),
+      beforeMiddleware: at('beforeMiddleware'),
+      afterMiddleware: at('afterMiddleware'),
+      beforeHandler: at('beforeHandler'),
+      afterHandler: at('afterHandler'),
+      requestEnd: at('requestEnd'),
+      ...extra,
+    }
+  }
+
+  /** The same chain through both, with named hooks (sync and async) and the given plugin. */
+  async function both(
+    handler: (event: { n: number }, context: unknown, options: { signal: AbortSignal }) => unknown,
+    plugin: (trace: Trace) => Record<string, unknown>,
+    events: Array<{ n: number }>,
+    contextFor: (n: number) => LambdaContext = (n) => context(`req-plugin-${n}`),
+  ): Promise<Record<'middy' | 'lmi', Trace>> {
+    const traces: Record<'middy' | 'lmi', Trace> = { middy: [], lmi: [] }
+    for (const which of ['middy', 'lmi'] as const) {
+      const trace = traces[which]
+      const chain = (which === 'middy'
+        ? middy(handler as never, plugin(trace) as never)
+        : lmi(handler as never, plugin(trace) as never)) as unknown as Chainable
+      const named = {
+        before: async function parse(request: { event: { n: number } }) {
+          trace.push(['hook parse', request.event.n])
+        },
+        after: function shape(request: { response: unknown }) {
+          trace.push(['hook shape', request.response])
+        },
+        onError: function recover(request: { error: Error; response: unknown }) {
+          trace.push(['hook recover', request.error.message])
+          if (request.error.message === 'recoverable') request.response = 'recovered'
+        },
+      }
+      const built = chain.use(named)
+      for (const event of events) {
+        try {
+          trace.push({ result: await built(event, contextFor(event.n)) })
+        } catch (error) {
+          const { name, message, cause } = error as Error
+          trace.push({
+            error: { name, message, cause: cause instanceof Error ? cause.message : cause },
+          })
+        }
+      }
+    }
+    return traces
+  }
+
+  it('calls every hook in the same order with the same arguments: success, handled and unhandled errors', async () => {
+    const traces = await both(
+      async (event) => {
+        if (event.n === 2) throw new Error('recoverable')
+        if (event.n === 3) throw new Error('fatal')
+        return `ok ${event.n}`
+      },
+      (trace) => recorder(trace),
+      [{ n: 1 }, { n: 2 }, { n: 3 }],
+    )
+    assert.deepEqual(traces.lmi, traces.middy)
+    assert.deepEqual((traces.lmi as unknown[]).slice(0, 10), [
+      ['beforePrefetch'],
+      ['requestStart', { n: 1 }],
+      ['beforeMiddleware', 'parse'],
+      ['hook parse', 1],
+      ['afterMiddleware', 'parse'],
+      ['beforeHandler'],
+      ['afterHandler'],
+      ['beforeMiddleware', 'shape'],
+      ['hook shape', 'ok 1'],
+      ['afterMiddleware', 'shape'],
+    ])
+  })
+
+  it("requestEnd's error replaces a success and becomes the cause of a failure", async () => {
+    const traces = await both(
+      async (event) => {
+        if (event.n === 2) throw new Error('fatal')
+        return 'ok'
+      },
+      (trace) =>
+        recorder(trace, {
+          requestEnd: async () => {
+            trace.push(['requestEnd'])
+            throw new Error('requestEnd failed')
+          },
+        }),
+      [{ n: 1 }, { n: 2 }],
+    )
+    assert.deepEqual(traces.lmi, traces.middy)
+    assert.ok(
+      (traces.lmi as unknown[]).some((entry) =>
+        JSON.stringify(entry).includes('"cause":"requestEnd failed"'),
+      ),
+    )
+  })
+
+  it('the early timeout: timeoutEarlyResponse answers and the handler signal aborts, timeoutEarlyInMillis before the deadline', async () => {
+    const aborts: number[] = []
+    const traces = await both(
+      (_event, _context, { signal }) =>
+        new Promise(() => {
+          signal.addEventListener('abort', () => aborts.push(Date.now()))
+        }),
+      (trace) =>
+        recorder(trace, {
+          beforePrefetch: undefined,
+          timeoutEarlyInMillis: 50,
+          timeoutEarlyResponse: () => ({ statusCode: 504 }),
+        }),
+      [{ n: 1 }],
+      (n) => {
+        const deadline = Date.now() + 100
+        return {
+          ...context(`req-early-${n}`),
+          getRemainingTimeInMillis: () => deadline - Date.now(),
+        }
+      },
+    )
+    assert.deepEqual(traces.lmi, traces.middy)
+    assert.deepEqual((traces.lmi as unknown[]).at(-1), { result: { statusCode: 504 } })
+    assert.equal(aborts.length, 2, 'the signal aborted under both')
+  })
+
+  it("the early timeout's default response is middy's TimeoutError", async () => {
+    const traces = await both(
+      () => new Promise(() => {}),
+      () => ({ timeoutEarlyInMillis: 50 }),
+      [{ n: 1 }],
+      (n) => {
+        const deadline = Date.now() + 80
+        return {
+          ...context(`req-early-default-${n}`),
+          getRemainingTimeInMillis: () => deadline - Date.now(),
+        }
+      },
+    )
+    assert.deepEqual(traces.lmi, traces.middy)
+    assert.deepEqual(
+      ((traces.lmi as unknown[]).at(-1) as { error: { name: string } }).error.name,
+      'TimeoutError',
+    )
+  })
+
+  it('refuses a plugin hook that is not a function, or an unknown option, at build time', () => {
+    assert.throws(() => lmi(() => 1, { requestStart: 'x' } as never), {
+      code: 'LMI_INVALID_MIDDLEWARE',
+    })
+    assert.throws(
+      () => lmi(() => 1, { timeoutEarlyInMilis: 5 } as never),
+      /unknown option timeoutEarlyInMilis/,
+    )
+    assert.throws(() => lmi(() => 1, { timeoutEarlyInMillis: -1 }), {
+      code: 'LMI_INVALID_MIDDLEWARE',
+    })
+  })
+})

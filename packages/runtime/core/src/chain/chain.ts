@@ -61,6 +61,106 @@ export class InvalidInvocationError extends LmiError {
 }
 
 /**
+ * `@middy/core` 7.9's plugin hooks, for tracing and profiling tools: the same names, called in
+ * the same order with the same arguments as middy calls them. `beforePrefetch()` once, when the
+ * chain is built; per invocation `requestStart(request)`, then around every middleware hook
+ * `beforeMiddleware(name)` / `afterMiddleware(name)` (the hook function's name), around the
+ * handler `beforeHandler()` / `afterHandler()` (on success), and `requestEnd(request)` at the
+ * end, awaited (its error replaces a success, and becomes the `cause` of a failure that has
+ * none). A chain given none of them runs as if this interface did not exist.
+ *
+ * `timeoutEarlyInMillis` (no default: lmi's handler `signal` aborts at the deadline itself):
+ * that long before the invocation's deadline the handler's `signal` aborts and the invocation
+ * ends with what `timeoutEarlyResponse()` returns (default: throws middy's `TimeoutError`).
+ *
+ * @example
+ * ```ts
+ * const spans = new Map<string, number>()
+ * export const handler = lmi(inner, {
+ *   beforeMiddleware: (name) => spans.set(name, performance.now()),
+ *   afterMiddleware: (name) => console.log(name, performance.now() - (spans.get(name) ?? 0)),
+ * })
+ * ```
+ */
+export interface LmiPlugin {
+  beforePrefetch?: () => void
+  requestStart?: (request: LmiRequest) => void
+  beforeMiddleware?: (name: string) => void
+  afterMiddleware?: (name: string) => void
+  beforeHandler?: () => void
+  afterHandler?: () => void
+  requestEnd?: (request: LmiRequest) => unknown
+  timeoutEarlyInMillis?: number
+  timeoutEarlyResponse?: () => unknown
+}
+
+const PLUGIN_HOOKS = [
+  'beforePrefetch',
+  'requestStart',
+  'beforeMiddleware',
+  'afterMiddleware',
+  'beforeHandler',
+  'afterHandler',
+  'requestEnd',
+  'timeoutEarlyResponse',
+] as const
+const OPTION_KEYS = new Set<string>([
+  ...PLUGIN_HOOKS,
+  'timeoutEarlyInMillis',
+  'internal',
+  'sharedState',
+])
+
+/** The plugin as the chain runs it: only what was given. */
+interface Plugin extends LmiPlugin {
+  timeoutEarlyResponse: () => unknown
+}
+
+/** Checks `options` once, at build time; `undefined` when no plugin hook was given. */
+function pluginFrom(options: LmiOptions | undefined): Plugin | undefined {
+  if (options === undefined) return undefined
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidMiddlewareError('lmi(handler, options): options must be an object')
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) {
+      throw new InvalidMiddlewareError(`lmi(handler, options): unknown option ${key}`)
+    }
+  }
+  let given = false
+  for (const key of PLUGIN_HOOKS) {
+    const hook = options[key]
+    if (hook === undefined) continue
+    if (typeof hook !== 'function') {
+      throw new InvalidMiddlewareError(
+        `lmi(handler, { ${key} }): expected a function, got ${typeof hook}`,
+      )
+    }
+    given = true
+  }
+  const early = options.timeoutEarlyInMillis
+  if (early !== undefined) {
+    if (!Number.isInteger(early) || early < 0) {
+      throw new InvalidMiddlewareError(
+        `lmi(handler, { timeoutEarlyInMillis }): expected an integer >= 0, got ${String(early)}`,
+      )
+    }
+    given = true
+  }
+  if (!given) return undefined
+  return { ...options, timeoutEarlyResponse: options.timeoutEarlyResponse ?? timeoutEarlyError }
+}
+
+/** middy's default `timeoutEarlyResponse`: its `TimeoutError`, word for word. */
+function timeoutEarlyError(): never {
+  const error = new Error('[AbortError]: The operation was aborted.', {
+    cause: { package: '@middy/core' },
+  })
+  error.name = 'TimeoutError'
+  throw error
+}
+
+/**
  * Options of {@link lmi}.
  *
  * @example
@@ -68,7 +168,7 @@ export class InvalidInvocationError extends LmiError {
  * export const handler = lmi(inner, { internal: { region: process.env.AWS_REGION } })
  * ```
  */
-export interface LmiOptions {
+export interface LmiOptions extends LmiPlugin {
   /** Copied into every request's `internal` (middy's `internal` plugin option). */
   internal?: Record<string, unknown>
   /**
@@ -179,6 +279,8 @@ interface Chain {
   onErrors: Hook[]
   handler: AnyHandler
   internal: Record<string, unknown> | undefined
+  /** middy's plugin hooks, when any was given: the invocation runs {@link runChainWithPlugin}. */
+  plugin: Plugin | undefined
   /** A hook has returned a promise: run the chain as one async function from then on. */
   asyncHooks: boolean
 }
@@ -218,6 +320,7 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
       `lmi(handler): handler must be a function, got ${typeof handler}`,
     )
   }
+  const plugin = pluginFrom(options)
   if (
     options?.internal !== undefined &&
     (typeof options.internal !== 'object' || options.internal === null)
@@ -245,8 +348,10 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
     handler: (handler ?? noHandler) as AnyHandler,
     internal: options?.internal,
     asyncHooks: false,
+    plugin,
   }
   let served = false
+  plugin?.beforePrefetch?.()
 
   const lambdaHandler = function lmiHandler(event: unknown, context: LambdaContext) {
     served = true
@@ -555,6 +660,12 @@ function runChain(
         : Object.assign(Object.create(null), chain.internal),
   }
   let outcome: Promise<unknown>
+  if (chain.plugin !== undefined) {
+    outcome = runChainWithPlugin(chain, chain.plugin, request, invocation)
+    if (detectorMode() === 'throw') outcome = outcome.then(failOnEscapedWork(invocation))
+    if (ownsInvocation) invocation.disposeWhen(outcome)
+    return outcome
+  }
   if (chain.asyncHooks) {
     outcome = runChainAsync(chain, request, invocation)
     if (detectorMode() === 'throw') outcome = outcome.then(failOnEscapedWork(invocation))
@@ -643,4 +754,122 @@ async function runChainAsync(
     errorsHandled.add(request)
     return handleError(chain, request, error)
   }
+}
+
+/**
+ * One invocation with middy's plugin hooks, as `@middy/core` 7.9 runs it (`executionModeStandard`
+ * around `runRequest`): the hooks, their order and arguments, `requestEnd`'s error rules and the
+ * early timeout. Only chains given a plugin come here.
+ */
+async function runChainWithPlugin(
+  chain: Chain,
+  plugin: Plugin,
+  request: LmiRequest,
+  invocation: InvocationState,
+): Promise<unknown> {
+  plugin.requestStart?.(request)
+  let failure: unknown
+  let failed = false
+  let response: unknown
+  try {
+    response = await runPluginRequest(chain, plugin, request, invocation)
+  } catch (error) {
+    failure = error
+    failed = true
+  }
+  try {
+    const ended = plugin.requestEnd?.(request)
+    if (ended instanceof Promise) await ended
+  } catch (hookError) {
+    if (!failed) throw hookError
+    // The invocation's own error stays the one reported; the hook's becomes its cause.
+    if (typeof failure === 'object' && failure !== null) {
+      const annotated = failure as { cause?: unknown }
+      annotated.cause ??= hookError
+    }
+  }
+  if (failed) throw failure
+  return response
+}
+
+async function runPluginHooks(
+  plugin: Plugin,
+  hooks: Hook[],
+  request: LmiRequest,
+): Promise<boolean> {
+  for (let index = 0; index < hooks.length; index++) {
+    const hook = hooks[index] as Hook
+    plugin.beforeMiddleware?.(hook.name)
+    let result = hook(request)
+    if (result instanceof Promise) result = await result
+    plugin.afterMiddleware?.(hook.name)
+    if (endsPhase(request, result)) return true
+  }
+  return false
+}
+
+async function runPluginRequest(
+  chain: Chain,
+  plugin: Plugin,
+  request: LmiRequest,
+  invocation: InvocationState,
+): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    if (!(await runPluginHooks(plugin, chain.befores, request))) {
+      plugin.beforeHandler?.()
+      const early = plugin.timeoutEarlyInMillis ?? 0
+      const remaining = (request.context as Partial<LambdaContext>).getRemainingTimeInMillis
+      let options: HandlerOptions = new LazyHandlerOptions(invocation)
+      let timedOut: Promise<unknown> | undefined
+      if (early > 0 && typeof remaining === 'function') {
+        // The handler's signal aborts with the early timeout as well as at the deadline.
+        const controller = new AbortController()
+        options = { signal: AbortSignal.any([invocation.signal, controller.signal]) }
+        timedOut = new Promise((resolve, reject) => {
+          timer = setTimeout(
+            () => {
+              controller.abort()
+              try {
+                resolve(plugin.timeoutEarlyResponse())
+              } catch (error) {
+                reject(error)
+              }
+            },
+            Math.max(0, remaining.call(request.context) - early),
+          )
+        })
+      }
+      const result = chain.handler(request.event, request.context as LambdaContext, options)
+      if (result instanceof Promise) {
+        request.response = await (timedOut === undefined
+          ? result
+          : Promise.race([result, timedOut]))
+      } else {
+        request.response = result
+      }
+      clearTimeout(timer)
+      plugin.afterHandler?.()
+      await runPluginHooks(plugin, chain.afters, request)
+    }
+  } catch (error) {
+    clearTimeout(timer)
+    request.response = undefined
+    delete request.earlyResponse
+    request.error = error
+    try {
+      await runPluginHooks(plugin, chain.onErrors, request)
+    } catch (hookError) {
+      // An onError hook threw something new: keep the original reachable, as middy does.
+      if (hookError !== request.error && typeof hookError === 'object' && hookError !== null) {
+        const annotated = hookError as { originalError?: unknown; cause?: unknown }
+        annotated.originalError = request.error
+        annotated.cause ??= request.error
+      }
+      request.error = hookError
+      throw hookError
+    }
+    if (request.response === undefined) throw request.error
+  }
+  return request.response
 }
