@@ -10,6 +10,12 @@ export {
   type LmiPlugin,
   lmi,
 } from './chain/chain.ts'
+export {
+  type ExecutionMode,
+  executionModeStandard,
+  executionModeStreamifyResponse,
+  StreamedResponseError,
+} from './chain/streamed.ts'
 export type {
   ChainHandler,
   HandlerOptions,

@@ -3,8 +3,11 @@
 import assert from 'node:assert/strict'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { readFileSync } from 'node:fs'
+import { Readable, Writable } from 'node:stream'
+import { ReadableStream } from 'node:stream/web'
 import { describe, it } from 'node:test'
 import middy from '@middy/core'
+import { executionModeStreamifyResponse as middyStreaming } from '@middy/core/StreamifyResponse'
 import errorLogger from '@middy/error-logger'
 import httpCors from '@middy/http-cors'
 import httpErrorHandler from '@middy/http-error-handler'
@@ -15,7 +18,14 @@ import httpResponseSerializer from '@middy/http-response-serializer'
 import inputOutputLogger from '@middy/input-output-logger'
 import validator from '@middy/validator'
 import { transpileSchema } from '@middy/validator/transpile'
-import { type LambdaContext, lmi, type Middleware } from '../src/index.ts'
+import {
+  executionModeStreamifyResponse,
+  HttpResponseStream,
+  type LambdaContext,
+  lmi,
+  type Middleware,
+  streamifyResponse,
+} from '../src/index.ts'
 
 const eventsDir = new URL('./fixtures/events/', import.meta.url)
 function loadEvent(name: string): Record<string, unknown> {
@@ -527,5 +537,157 @@ describe("middy's plugin argument, lmi() against middy() 7.9.2", () => {
     assert.throws(() => lmi(() => 1, { timeoutEarlyInMillis: -1 }), {
       code: 'LMI_INVALID_MIDDLEWARE',
     })
+    // middy's durable-context mode has no counterpart here: refused, not ignored.
+    assert.throws(
+      () => lmi(() => 1, { executionMode: function executionModeDurableContext() {} }),
+      { code: 'LMI_INVALID_MIDDLEWARE', message: /executionMode/ },
+    )
+  })
+})
+
+describe("streaming execution mode, lmi() against middy() 7.9.2's executionModeStreamifyResponse", () => {
+  // middy's mode calls the awslambda global: AWS's runtime installs it, lmi's too; here lmi's
+  // implementation (the marks and the HTTP prelude AWS's runtime uses) stands in.
+  const globals = globalThis as { awslambda?: Record<string, unknown> }
+  globals.awslambda ??= {}
+  globals.awslambda.streamifyResponse ??= streamifyResponse
+  globals.awslambda.HttpResponseStream ??= HttpResponseStream
+
+  /** A response stream as a runtime gives one: content type, prelude hook, the bytes. */
+  class RecordingStream extends Writable {
+    contentType: string | undefined
+    readonly chunks: Buffer[] = []
+    _onBeforeFirstWrite: ((write: (chunk: string | Uint8Array) => void) => void) | undefined
+    #started = false
+    setContentType(type: string): void {
+      this.contentType = type
+    }
+    override _write(chunk: Buffer, _encoding: string, callback: () => void): void {
+      if (!this.#started) {
+        this.#started = true
+        this._onBeforeFirstWrite?.((piece) => this.chunks.push(Buffer.from(piece)))
+      }
+      this.chunks.push(chunk)
+      callback()
+    }
+    get text(): string {
+      return Buffer.concat(this.chunks).toString('latin1')
+    }
+  }
+
+  type Streaming = ((
+    event: unknown,
+    stream: Writable,
+    context: LambdaContext,
+  ) => Promise<unknown>) & {
+    use(middleware: unknown): Streaming
+  }
+
+  async function both(
+    handler: () => unknown,
+    middlewares: () => unknown[] = () => [],
+  ): Promise<Record<'middy' | 'lmi', unknown>> {
+    const out: Record<'middy' | 'lmi', unknown> = { middy: undefined, lmi: undefined }
+    for (const which of ['middy', 'lmi'] as const) {
+      let chain = (which === 'middy'
+        ? middy(handler as never, { executionMode: middyStreaming })
+        : lmi(handler as never, {
+            executionMode: executionModeStreamifyResponse,
+          })) as unknown as Streaming
+      for (const middleware of middlewares()) chain = chain.use(middleware)
+      const stream = new RecordingStream()
+      try {
+        const returned = await chain({}, stream, context(`req-stream-${which}`))
+        out[which] = { returned, contentType: stream.contentType, body: stream.text }
+      } catch (error) {
+        const { name, message, cause } = error as Error
+        out[which] = { error: { message, cause }, errorName: name }
+      }
+    }
+    return out
+  }
+
+  const marked = (fn: unknown) =>
+    (fn as Record<symbol, unknown>)[Symbol.for('aws.lambda.runtime.handler.streaming')]
+
+  it('marks the chain as a streaming handler, as awslambda.streamifyResponse does', () => {
+    const fromLmi = lmi(() => '', { executionMode: executionModeStreamifyResponse })
+    const fromMiddy = middy(() => '', { executionMode: middyStreaming })
+    assert.equal(marked(fromLmi), 'response')
+    assert.equal(marked(fromLmi), marked(fromMiddy))
+    // middy's own mode function is accepted by lmi too: a ported chain keeps its import.
+    assert.equal(marked(lmi(() => '', { executionMode: middyStreaming as never })), 'response')
+  })
+
+  const bodies: Record<string, () => unknown> = {
+    'an HTTP response with a string body': () => ({
+      statusCode: 201,
+      headers: { 'content-type': 'text/plain' },
+      body: 'x'.repeat(40_000),
+    }),
+    'a plain string': () => 'plain text',
+    'an HTTP response whose body is a Readable': () => ({
+      statusCode: 200,
+      body: Readable.from(['a', 'b', 'c']),
+    }),
+    'a web ReadableStream': () =>
+      new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('web stream'))
+          controller.close()
+        },
+      }),
+    'an HTTP response with no body': () => ({ statusCode: 204 }),
+    undefined: () => undefined,
+    'a body that cannot be streamed': () => ({ statusCode: 200, body: 42 }),
+  }
+  for (const [name, body] of Object.entries(bodies)) {
+    it(`writes ${name} as middy does`, async () => {
+      const out = await both(async () => body())
+      // The error classes differ (lmi's is typed); message and cause must not.
+      const { errorName: _ignored, ...lmiOut } = out.lmi as { errorName?: string }
+      const { errorName: _also, ...middyOut } = out.middy as { errorName?: string }
+      assert.deepEqual(lmiOut, middyOut)
+    })
+  }
+
+  it('runs the plugin hooks in the same order: requestEnd after the body is written', async () => {
+    const traces: Record<'middy' | 'lmi', unknown[]> = { middy: [], lmi: [] }
+    for (const which of ['middy', 'lmi'] as const) {
+      const trace = traces[which]
+      const stream = new RecordingStream()
+      stream.on('finish', () => trace.push('stream finished'))
+      const plugin = {
+        requestStart: () => trace.push('requestStart'),
+        beforeHandler: () => trace.push('beforeHandler'),
+        afterHandler: () => trace.push('afterHandler'),
+        requestEnd: () => trace.push('requestEnd'),
+      }
+      const handler = async () => ({ statusCode: 200, body: Readable.from(['x']) })
+      const chain = (which === 'middy'
+        ? middy(handler, { ...plugin, executionMode: middyStreaming })
+        : lmi(handler, {
+            ...plugin,
+            executionMode: executionModeStreamifyResponse,
+          })) as unknown as Streaming
+      await chain({}, stream, context(`req-stream-plugin-${which}`))
+    }
+    assert.deepEqual(traces.lmi, traces.middy)
+    assert.deepEqual(traces.lmi.at(-1), 'requestEnd')
+  })
+
+  it("after hooks see the handler's response and can change it before it is written", async () => {
+    const out = await both(
+      async () => ({ statusCode: 200, body: 'hello' }),
+      () => [
+        {
+          after: (request: { response: { headers?: Record<string, string> } }) => {
+            request.response.headers = { ...request.response.headers, 'x-after': 'yes' }
+          },
+        },
+      ],
+    )
+    assert.deepEqual(out.lmi, out.middy)
+    assert.match(String((out.lmi as { body: string }).body), /"x-after":"yes"/)
   })
 })

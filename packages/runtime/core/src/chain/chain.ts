@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream'
 import { InvokeStoreBase } from '@aws/lambda-invoke-store'
 import { escapedWorkError, installDetectors } from '../detect/detectors.ts'
 import { detectorMode, type SharedStateMode, sharedStateModeFromEnv } from '../detect/findings.ts'
@@ -11,6 +12,8 @@ import {
   invocationStorage,
   kInvocation,
 } from '../invocation/store.ts'
+import { streamifyResponse } from '../streaming/streamify.ts'
+import { type ExecutionMode, streamsResponse, writeStreamedResponse } from './streamed.ts'
 import type {
   AnyTransform,
   ChainHandler,
@@ -109,6 +112,7 @@ const OPTION_KEYS = new Set<string>([
   'timeoutEarlyInMillis',
   'internal',
   'sharedState',
+  'executionMode',
 ])
 
 /** The plugin as the chain runs it: only what was given. */
@@ -171,6 +175,11 @@ function timeoutEarlyError(): never {
 export interface LmiOptions extends LmiPlugin {
   /** Copied into every request's `internal` (middy's `internal` plugin option). */
   internal?: Record<string, unknown>
+  /**
+   * `executionModeStreamifyResponse` makes the chain a response-streaming handler that writes
+   * its response to the response stream as middy does; default `executionModeStandard`.
+   */
+  executionMode?: ExecutionMode
   /**
    * The shared-state detectors' mode: `off`, `warn` (coded warnings) or `throw` (the offending
    * invocation fails with `SharedStateError`). `LMI_SHARED_STATE` overrides it; default
@@ -321,6 +330,12 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
     )
   }
   const plugin = pluginFrom(options)
+  const streaming = streamsResponse(options?.executionMode)
+  if (streaming === undefined) {
+    throw new InvalidMiddlewareError(
+      'lmi(handler, { executionMode }): expected executionModeStandard or executionModeStreamifyResponse',
+    )
+  }
   if (
     options?.internal !== undefined &&
     (typeof options.internal !== 'object' || options.internal === null)
@@ -353,7 +368,13 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
   let served = false
   plugin?.beforePrefetch?.()
 
-  const lambdaHandler = function lmiHandler(event: unknown, context: LambdaContext) {
+  // One invocation; `responseStream` in streaming mode only (a standard handler's third
+  // argument is AWS's callback, never read).
+  const invoke = (
+    event: unknown,
+    context: LambdaContext,
+    responseStream: Writable | undefined,
+  ): Promise<unknown> => {
     served = true
     const current = chain
     if (event === undefined) event = {}
@@ -368,14 +389,14 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
     const own = invocationStorage.getStore()
     // On lmi's runtime (or inside another chain) the invocation's context is already bound.
     if (own !== undefined && own.context === context) {
-      return runChain(current, own, event, context, false)
+      return runChain(current, own, event, context, false, responseStream)
     }
     // AWS's runtime (its InvokeStore has a context) opened one for this invocation.
     const store = foreignInvokeStore()
     const awsContext = store?.getContext()
     const outer = own ?? (awsContext?.[kInvocation] as InvocationState | undefined)
     if (outer !== undefined && outer.context === context) {
-      return runChain(current, outer, event, context, false)
+      return runChain(current, outer, event, context, false, responseStream)
     }
     const invocation = invocationFromContext(context, outer, awsContext && store)
     invocation.timeItself()
@@ -383,7 +404,16 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
     // started right after would otherwise see this one's shared() writes as still running.
     if (detectorMode() !== 'off') invocation.watchEnd()
     if (store === undefined || awsContext === undefined) {
-      return invocationStorage.run(invocation, runChain, current, invocation, event, context, true)
+      return invocationStorage.run(
+        invocation,
+        runChain,
+        current,
+        invocation,
+        event,
+        context,
+        true,
+        responseStream,
+      )
     }
     // The chain rides on AWS's context rather than opening a second one of its own.
     if (invocation.tenantId !== undefined && store.getTenantId() === undefined) {
@@ -393,11 +423,13 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
         [TENANT_ID]: invocation.tenantId,
         [kInvocation]: invocation,
       }
-      return store.run(withTenant, () => runChain(current, invocation, event, context, true))
+      return store.run(withTenant, () =>
+        runChain(current, invocation, event, context, true, responseStream),
+      )
     }
     awsContext[kInvocation] = invocation
-    return runChain(current, invocation, event, context, true)
-  } as LmiHandler<TEvent, TResult, TEvent, TResult, TContext>
+    return runChain(current, invocation, event, context, true, responseStream)
+  }
 
   /** The chain to change: the current one until an invocation starts, then a copy. */
   const editable = (): Chain => {
@@ -412,7 +444,22 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
     }
     return chain
   }
-  const self = lambdaHandler as unknown as Record<string, unknown>
+  // Streaming mode: a response-streaming handler `(event, responseStream, context)`, marked as
+  // awslambda.streamifyResponse marks it (lmi's runtime and AWS's read the same marks).
+  const exported = (
+    streaming
+      ? streamifyResponse(function lmiStreamingHandler(
+          event: unknown,
+          responseStream: Writable,
+          context: LambdaContext,
+        ) {
+          return invoke(event, context, responseStream)
+        })
+      : function lmiHandler(event: unknown, context: LambdaContext) {
+          return invoke(event, context, undefined)
+        }
+  ) as LmiHandler<TEvent, TResult, TEvent, TResult, TContext>
+  const self = exported as unknown as Record<string, unknown>
   self.use = function use(input: Middleware | readonly Middleware[]) {
     const middlewares = Array.isArray(input) ? input : [input]
     const befores: Hook[] = []
@@ -447,7 +494,7 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
     target.befores.push(...befores)
     target.afters.unshift(...afters.reverse())
     target.onErrors.unshift(...onErrors.reverse())
-    return lambdaHandler
+    return exported
   }
   const inline = (method: 'before' | 'after' | 'onError') =>
     function addHook(fn: Hook) {
@@ -458,7 +505,7 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
       if (method === 'before') target.befores.push(fn)
       else if (method === 'after') target.afters.unshift(fn)
       else target.onErrors.unshift(fn)
-      return lambdaHandler
+      return exported
     }
   self.before = inline('before')
   self.after = inline('after')
@@ -468,9 +515,9 @@ export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContex
       throw new InvalidMiddlewareError(`.handler(): expected a function, got ${typeof fn}`)
     }
     editable().handler = fn
-    return lambdaHandler
+    return exported
   }
-  return lambdaHandler
+  return exported
 }
 
 function invocationFromContext(
@@ -648,6 +695,7 @@ function runChain(
   event: unknown,
   context: LambdaContext,
   ownsInvocation: boolean,
+  responseStream?: Writable,
 ): Promise<unknown> {
   const request: LmiRequest = {
     event,
@@ -661,13 +709,14 @@ function runChain(
   }
   let outcome: Promise<unknown>
   if (chain.plugin !== undefined) {
-    outcome = runChainWithPlugin(chain, chain.plugin, request, invocation)
+    outcome = runChainWithPlugin(chain, chain.plugin, request, invocation, responseStream)
     if (detectorMode() === 'throw') outcome = outcome.then(failOnEscapedWork(invocation))
     if (ownsInvocation) invocation.disposeWhen(outcome)
     return outcome
   }
   if (chain.asyncHooks) {
     outcome = runChainAsync(chain, request, invocation)
+    if (responseStream !== undefined) outcome = outcome.then(streamTo(responseStream))
     if (detectorMode() === 'throw') outcome = outcome.then(failOnEscapedWork(invocation))
     if (ownsInvocation) invocation.disposeWhen(outcome)
     return outcome
@@ -689,11 +738,20 @@ function runChain(
   } catch (error) {
     outcome = handleError(chain, request, error)
   }
+  if (responseStream !== undefined) outcome = outcome.then(streamTo(responseStream))
   // In throw mode, work the invocation leaves running fails it (before anyone sees it end).
   if (detectorMode() === 'throw') outcome = outcome.then(failOnEscapedWork(invocation))
   // A self-timed invocation whose signal is read holds a deadline timer: clear it at the end.
   if (ownsInvocation) invocation.disposeWhen(outcome)
   return outcome
+}
+
+/** Streaming mode: writes the chain's response to the stream; the invocation's value is none. */
+function streamTo(responseStream: Writable): (response: unknown) => Promise<undefined> {
+  return async function writeResponse(response) {
+    await writeStreamedResponse(responseStream, response)
+    return undefined
+  }
 }
 
 function failOnEscapedWork(invocation: InvocationState): (value: unknown) => unknown {
@@ -758,7 +816,7 @@ async function runChainAsync(
 
 /**
  * One invocation with middy's plugin hooks, as `@middy/core` 7.9 runs it (`executionModeStandard`
- * around `runRequest`): the hooks, their order and arguments, `requestEnd`'s error rules and the
+ * or `executionModeStreamifyResponse` around `runRequest`): the hooks, their order and arguments, `requestEnd`'s error rules and the
  * early timeout. Only chains given a plugin come here.
  */
 async function runChainWithPlugin(
@@ -766,16 +824,29 @@ async function runChainWithPlugin(
   plugin: Plugin,
   request: LmiRequest,
   invocation: InvocationState,
+  responseStream: Writable | undefined,
 ): Promise<unknown> {
   plugin.requestStart?.(request)
   let failure: unknown
   let failed = false
   let response: unknown
-  try {
-    response = await runPluginRequest(chain, plugin, request, invocation)
-  } catch (error) {
-    failure = error
-    failed = true
+  if (responseStream === undefined) {
+    try {
+      response = await runPluginRequest(chain, plugin, request, invocation)
+    } catch (error) {
+      failure = error
+      failed = true
+    }
+  } else {
+    // Streaming, as middy streams: a failing chain ends the invocation before requestEnd; the
+    // body is written, then requestEnd runs, with its error rules over the write's failure.
+    const chainResponse = await runPluginRequest(chain, plugin, request, invocation)
+    try {
+      await writeStreamedResponse(responseStream, chainResponse)
+    } catch (error) {
+      failure = error
+      failed = true
+    }
   }
   try {
     const ended = plugin.requestEnd?.(request)
