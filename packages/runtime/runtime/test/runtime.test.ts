@@ -395,6 +395,24 @@ describe('streaming', () => {
     assert.equal(result.payload.toString(), 'abc')
   })
 
+  it("does not report its own streamed answer as the invocation's escaped work (detectors on)", async () => {
+    // The answer's POST starts inside the invocation, at its first write, and ends after it.
+    const runtime = await start({
+      handler: 'handlers.streams',
+      concurrency: 4,
+      env: { LMI_SHARED_STATE: 'warn' },
+    })
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, n) =>
+        runtime.emulator.invoke({ parts: [`${n}`], http: n % 2 === 0 }),
+      ),
+    )
+    assert.ok(results.every((result) => result.status === 'success' && result.streamed))
+    await runtime.stop()
+    const escaped = runtime.logs.filter((record) => String(record.code).startsWith('LMI_ESCAPED'))
+    assert.deepEqual(escaped, [])
+  })
+
   it('writes the HttpResponseStream prelude before the body', async () => {
     const runtime = await start({ handler: 'handlers.streams', concurrency: 4 })
     const result = await runtime.emulator.invoke({ parts: ['hello'], http: true })

@@ -2,6 +2,7 @@ import type { Agent, ClientRequest, IncomingMessage } from 'node:http'
 import { Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { ErrorResponse } from '@lmi/core'
+import { invocationStorage } from '@lmi/core/internal'
 import { errorBody, headerSafe, invocationPath } from '../client/protocol.ts'
 import { RuntimeApiFatalError } from '../errors.ts'
 
@@ -55,11 +56,10 @@ export class ResponseStream extends Writable {
     return this.#request !== undefined
   }
 
-  #start(): ClientRequest {
-    if (this.#request !== undefined) return this.#request
+  #openRequest(): ClientRequest {
     // node:http through getBuiltinModule, not an ES import: importing it as an ES module
     // evaluates every export, fetch's undici included (~6 MB per thread), streaming or not.
-    const req = process.getBuiltinModule('node:http').request({
+    return process.getBuiltinModule('node:http').request({
       host: this.#host,
       port: this.#port,
       path: this.#path,
@@ -72,6 +72,14 @@ export class ResponseStream extends Writable {
         Trailer: `${ERROR_TYPE_TRAILER}, ${ERROR_BODY_TRAILER}`,
       },
     })
+  }
+
+  #start(): ClientRequest {
+    if (this.#request !== undefined) return this.#request
+    // Created outside the invocation's async context: the handler's first write starts it,
+    // but it is the runtime's answer, not the invocation's own work — the shared-state
+    // detectors would report it as a request left running, and the request fence would see it.
+    const req = invocationStorage.exit(() => this.#openRequest())
     this.#request = req
     this.#answer = new Promise<number>((resolve, reject) => {
       req.on('response', (response: IncomingMessage) => {
@@ -103,7 +111,10 @@ export class ResponseStream extends Writable {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.#start().end(callback)
+    // Node publishes the request's start (`http.client.request.start`) when it is ended: out of
+    // the invocation's context too, for the same reason as the request itself (see #start).
+    const req = this.#start()
+    invocationStorage.exit(() => req.end(callback))
   }
 
   /**
@@ -118,7 +129,7 @@ export class ResponseStream extends Writable {
         [ERROR_TYPE_TRAILER]: headerSafe(error.errorType),
         [ERROR_BODY_TRAILER]: Buffer.from(errorBody(error)).toString('base64'),
       })
-      req.end()
+      invocationStorage.exit(() => req.end())
     }
     this.destroy()
     return true
@@ -134,7 +145,10 @@ export class ResponseStream extends Writable {
       await finished(this)
     }
     // Destroyed before the first byte: still answer the invocation, with an empty body.
-    if (this.#answer === undefined) this.#start().end()
+    if (this.#answer === undefined) {
+      const req = this.#start()
+      invocationStorage.exit(() => req.end())
+    }
     return this.#answer as unknown as Promise<number>
   }
 }
