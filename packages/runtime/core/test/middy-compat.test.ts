@@ -526,6 +526,20 @@ describe("middy's plugin argument, lmi() against middy() 7.9.2", () => {
     )
   })
 
+  it('takes the options first and the handler from .handler(), as middy(pluginConfig) does', async () => {
+    const traces: Record<'middy' | 'lmi', unknown[]> = { middy: [], lmi: [] }
+    for (const which of ['middy', 'lmi'] as const) {
+      const trace = traces[which]
+      const options = { requestStart: () => trace.push('requestStart') }
+      const chain = (which === 'middy' ? middy(options) : lmi(options)) as unknown as {
+        handler(fn: () => unknown): (event: unknown, context: LambdaContext) => Promise<unknown>
+      }
+      trace.push(await chain.handler(() => 'handled')({}, context(`req-first-${which}`)))
+    }
+    assert.deepEqual(traces.lmi, traces.middy)
+    assert.deepEqual(traces.lmi, ['requestStart', 'handled'])
+  })
+
   it('refuses a plugin hook that is not a function, or an unknown option, at build time', () => {
     assert.throws(() => lmi(() => 1, { requestStart: 'x' } as never), {
       code: 'LMI_INVALID_MIDDLEWARE',

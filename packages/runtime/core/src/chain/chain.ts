@@ -308,6 +308,8 @@ interface Chain {
  *
  * For types that follow middlewares which change the event (a body parser), start without the
  * handler and give it last: `lmi<Event>().use(parse()).handler((event) => …)`.
+ * As with middy, the options may come first and alone — `lmi({ requestStart })` — with the
+ * handler from `.handler()`.
  *
  * @example
  * ```ts
@@ -321,9 +323,21 @@ interface Chain {
  * ```
  */
 export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContext>(
+  options: LmiOptions,
+): LmiHandler<TEvent, TResult, TEvent, TResult, TContext>
+export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContext>(
   handler?: ChainHandler<TEvent, TResult, TContext>,
   options?: LmiOptions,
+): LmiHandler<TEvent, TResult, TEvent, TResult, TContext>
+export function lmi<TEvent = unknown, TResult = unknown, TContext = LambdaContext>(
+  handlerOrOptions?: ChainHandler<TEvent, TResult, TContext> | LmiOptions,
+  maybeOptions?: LmiOptions,
 ): LmiHandler<TEvent, TResult, TEvent, TResult, TContext> {
+  // middy's `middy(pluginConfig)`: the options first, the handler given later by .handler().
+  const optionsFirst =
+    typeof handlerOrOptions === 'object' && handlerOrOptions !== null && maybeOptions === undefined
+  const handler = optionsFirst ? undefined : handlerOrOptions
+  const options = optionsFirst ? (handlerOrOptions as LmiOptions) : maybeOptions
   if (handler !== undefined && typeof handler !== 'function') {
     throw new InvalidMiddlewareError(
       `lmi(handler): handler must be a function, got ${typeof handler}`,
