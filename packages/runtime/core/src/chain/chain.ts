@@ -666,20 +666,22 @@ function proceed(chain: Chain, request: LmiRequest, invocation: InvocationState)
   return callHandler(chain, request, invocation)
 }
 
+/** An onError hook threw: that error ends the invocation, the original kept reachable as middy keeps it. */
+function rethrowFromOnError(request: LmiRequest, hookError: unknown): never {
+  if (hookError !== request.error && typeof hookError === 'object' && hookError !== null) {
+    const annotated = hookError as { originalError?: unknown; cause?: unknown }
+    annotated.originalError = request.error
+    annotated.cause ??= request.error
+  }
+  request.error = hookError
+  throw hookError
+}
+
 function handleError(chain: Chain, request: LmiRequest, error: unknown): Promise<unknown> {
   request.response = undefined
   delete request.earlyResponse
   request.error = error
-  const rethrow = (hookError: unknown): never => {
-    // An onError hook threw something new: keep the original reachable, as middy does.
-    if (hookError !== request.error && typeof hookError === 'object' && hookError !== null) {
-      const annotated = hookError as { originalError?: unknown; cause?: unknown }
-      annotated.originalError = request.error
-      annotated.cause ??= request.error
-    }
-    request.error = hookError
-    throw hookError
-  }
+  const rethrow = (hookError: unknown): never => rethrowFromOnError(request, hookError)
   const settle = () => {
     if (request.response === undefined) throw request.error
     return request.response
@@ -945,14 +947,7 @@ async function runPluginRequest(
     try {
       await runPluginHooks(plugin, chain.onErrors, request)
     } catch (hookError) {
-      // An onError hook threw something new: keep the original reachable, as middy does.
-      if (hookError !== request.error && typeof hookError === 'object' && hookError !== null) {
-        const annotated = hookError as { originalError?: unknown; cause?: unknown }
-        annotated.originalError = request.error
-        annotated.cause ??= request.error
-      }
-      request.error = hookError
-      throw hookError
+      rethrowFromOnError(request, hookError)
     }
     if (request.response === undefined) throw request.error
   }
