@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { afterEach, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { json, type RuntimeUnderTest, startRuntime } from './helpers/runtime-process.ts'
 
 let runtime: RuntimeUnderTest | undefined
@@ -25,8 +26,16 @@ describe('Powertools for AWS Lambda in lmi() on lmi runtime', () => {
     // Assess
     const byRequest = new Map(results.map((result) => [result.requestId, json(result.payload).n]))
     assert.ok(results.every((result) => result.status === 'success'))
-    const logs = current.logs.filter((record) => record.message === 'placing order')
-    const emf = current.logs.filter((record) => record._aws !== undefined)
+    // The lines come on the runtime's stdout, which may reach this process after the answers.
+    const placing = (record: Record<string, unknown>) => record.message === 'placing order'
+    const metric = (record: Record<string, unknown>) => record._aws !== undefined
+    // Bounded: lines that never come fail the counts below instead of hanging the test.
+    await Promise.race([
+      Promise.all([current.waitForLogs(placing, 64), current.waitForLogs(metric, 64)]),
+      sleep(10_000, undefined, { ref: false }),
+    ])
+    const logs = current.logs.filter(placing)
+    const emf = current.logs.filter(metric)
     assert.equal(logs.length, 64)
     assert.equal(emf.length, 64)
     for (const line of logs) {
