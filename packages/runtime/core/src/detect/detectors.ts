@@ -286,7 +286,12 @@ function installRequests(): void {
     )
   }
   diagnosticsChannel.subscribe('http.client.request.start', (message) => {
-    const { request } = message as { request: { method?: string; host?: string; path?: string } }
+    const { request } = message as {
+      request: { method?: string; host?: string; path?: string; getHeader?(name: string): unknown }
+    }
+    // The Runtime API is the runtime's (AWS's streams its answers on node:http, from inside the
+    // invocation's context): never the invocation's own work.
+    if (runtimeApi !== undefined && request.getHeader?.('host') === runtimeApi) return
     const invocation = currentInvocation() as Holder | undefined
     if (invocation === undefined) return
     ;(request as { [kOwner]?: Holder })[kOwner] = invocation
