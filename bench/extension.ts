@@ -13,12 +13,12 @@
 //   node bench/extension.ts [--quick]
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createEmulator } from '../packages/runtime/dev/src/emulator/index.ts'
 import { handlersDir, repoRoot } from './contenders.ts'
-import { CLK_TCK, processTree } from './proc.ts'
+import { CLK_TCK, sampleProcess } from './proc.ts'
 
 const quick = process.argv.includes('--quick')
 const ROUNDS = quick ? 3 : 11
@@ -56,26 +56,6 @@ interface Sample {
   exitMs: number
 }
 
-function status(pid: number, field: string): number {
-  try {
-    const text = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)
-    return match === null ? 0 : Number(match[1])
-  } catch {
-    return 0
-  }
-}
-
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return Number(fields[11]) + Number(fields[12])
-  } catch {
-    return 0
-  }
-}
-
 async function measure(contender: Contender): Promise<Sample> {
   const emulator = await createEmulator({ maxConcurrency: 64 })
   try {
@@ -87,9 +67,9 @@ async function measure(contender: Contender): Promise<Sample> {
     const registerMs = performance.now() - startedAt
     // Waiting on its event/next poll, as it will for the life of the environment.
     await sleep(300)
-    const tree = processTree(extension.pid as number)
-    const rssMb = tree.reduce((sum, pid) => sum + status(pid, 'VmRSS'), 0) / 1024
-    const cpuMs = (tree.reduce((sum, pid) => sum + cpuTicks(pid), 0) * 1000) / CLK_TCK
+    const sample = sampleProcess(extension.pid as number)
+    const rssMb = sample.rssBytes / (1024 * 1024)
+    const cpuMs = sample.cpuMicros / 1000
     // A runtime that exits on SIGTERM, then Lambda's shutdown sequence.
     const runtime = spawn(process.execPath, [
       '-e',
@@ -105,7 +85,7 @@ async function measure(contender: Contender): Promise<Sample> {
     const { extensions } = await report
     if (extensions[0]?.code !== 0)
       throw new Error(`${contender.name} exited ${extensions[0]?.code}`)
-    return { registerMs, rssMb, cpuMs, processes: tree.length, exitMs }
+    return { registerMs, rssMb, cpuMs, processes: sample.processes, exitMs }
   } finally {
     await emulator.close()
   }

@@ -3,7 +3,7 @@
 // Extensions API and its `shutdown()`, which plays Lambda's sequence (SIGTERM to the runtime,
 // SIGKILL after 300 ms, then SHUTDOWN to the extensions until the 2,000 ms phase ends).
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -27,7 +27,10 @@ copyFileSync(join(sources, 'shutdown-extension.mjs'), join(opt, 'lmi', 'shutdown
 const noBash = join(opt, 'no-bash-bin')
 mkdirSync(noBash)
 symlinkSync(process.execPath, join(noBash, 'node'))
-symlinkSync('/usr/bin/dirname', join(noBash, 'dirname'))
+symlinkSync(
+  execFileSync('sh', ['-c', 'command -v dirname'], { encoding: 'utf8' }).trim(),
+  join(noBash, 'dirname'),
+)
 after(() => rmSync(opt, { recursive: true, force: true }))
 
 type Record_ = Record<string, unknown>
