@@ -1,17 +1,37 @@
 import { inspect, types } from 'node:util'
 
-// Brands are registered symbols on the prototypes, so `instanceof` also holds for an error
-// created by another copy of this package (the `@lmi/source` build and `dist` side by side, a
-// bundle with two versions), the way undici brands its errors.
-const kLmiError = Symbol.for('@lmi/core/LmiError')
-
-/** True when `value` carries `brand` (set on an error class's prototype). Internal. */
+/** True when `value` carries `brand` (set on an error class's prototype by {@link brand}). */
 export function hasBrand(value: unknown, brand: symbol): boolean {
   return (
     typeof value === 'object' &&
     value !== null &&
     (value as Record<symbol, unknown>)[brand] === true
   )
+}
+
+/**
+ * Marks an error class with the registered symbol `key`, so `instanceof` holds for an error
+ * made by another copy of its package (the `@lmi/source` build and `dist` side by side, a
+ * bundle with two versions), as undici brands its errors. Subclasses keep the ordinary
+ * prototype check: only `instanceof Base` looks at the brand.
+ *
+ * @example
+ * ```ts
+ * export class TenantError extends LmiError { … }
+ * brand(TenantError, '@lmi/tenant/TenantError')
+ * ```
+ */
+export function brand(base: abstract new (...args: never[]) => Error, key: string): void {
+  const symbol = Symbol.for(key)
+  Object.defineProperty(base.prototype, symbol, { value: true })
+  Object.defineProperty(base, Symbol.hasInstance, {
+    value(this: unknown, value: unknown): boolean {
+      // `this` is the class `instanceof` was called on: a subclass inherits this function
+      // and must keep the prototype check, or every base error would pass for it.
+      if (this === base) return hasBrand(value, symbol)
+      return Function.prototype[Symbol.hasInstance].call(this, value)
+    },
+  })
 }
 
 /**
@@ -34,20 +54,11 @@ export class LmiError extends Error {
     this.code = code
   }
 
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    // `this` is the class `instanceof` was called on, not always LmiError: a subclass must keep
-    // the ordinary prototype check, or every LmiError would pass for every subclass.
-    // biome-ignore lint/complexity/noThisInStatic: the receiver is the point here
-    if (this === LmiError) return hasBrand(value, kLmiError)
-    // biome-ignore lint/complexity/noThisInStatic: the receiver is the point here
-    return Function.prototype[Symbol.hasInstance].call(this, value)
-  }
-
   toJSON(): { name: string; code: string; message: string } {
     return { name: this.name, code: this.code, message: this.message }
   }
 }
-Object.defineProperty(LmiError.prototype, kLmiError, { value: true })
+brand(LmiError, '@lmi/core/LmiError')
 
 /**
  * A runtime option or environment variable has a value lmi cannot use.
@@ -59,8 +70,8 @@ Object.defineProperty(LmiError.prototype, kLmiError, { value: true })
  * ```
  */
 export class InvalidConfigurationError extends LmiError {
-  constructor(message: string) {
-    super(message, 'LMI_INVALID_CONFIGURATION')
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'LMI_INVALID_CONFIGURATION', options)
     this.name = 'InvalidConfigurationError'
   }
 }
@@ -163,14 +174,14 @@ function errorMessage(error: Error): string {
   const message = read(error, 'message')
   if (typeof message === 'string') return message
   if (message === undefined) return UNREADABLE_MESSAGE
-  return primitiveText(message) ?? describe(message)
+  return primitiveText(message) ?? describeValue(message)
 }
 
 /**
  * A one-line description of any thrown value, for messages. Never throws, whatever the value:
  * getters, proxy traps, `toJSON`, `toString` and `Symbol.toPrimitive` that throw are read around.
  */
-export function describe(value: unknown): string {
+export function describeValue(value: unknown): string {
   const primitive = primitiveText(value)
   if (primitive !== undefined) return primitive
   const object = value as object
@@ -238,7 +249,7 @@ export function toErrorResponse(error: unknown): ErrorResponse {
       }
     }
   }
-  return { errorType: 'Error', errorMessage: describe(error), stackTrace: [] }
+  return { errorType: 'Error', errorMessage: describeValue(error), stackTrace: [] }
 }
 
 function stackLines(error: Error): string[] {

@@ -25,11 +25,11 @@ export type {
   Transform,
   transform,
 } from './chain/types.ts'
+export { CHANNELS, findingChannel, invocationEndChannel } from './channels.ts'
 export {
   FINDING_CODES,
   type Finding,
   type FindingCode,
-  findingChannel,
   SharedStateError,
   type SharedStateMode,
 } from './detect/findings.ts'
@@ -52,7 +52,6 @@ export {
   getInvocation,
   type Invocation,
   type InvocationEndMessage,
-  invocationEndChannel,
   NoInvocationError,
   TenantConflictError,
   tryGetInvocation,

@@ -2,6 +2,7 @@
 // (opening invocations, the process-wide state, lmi's own timers, the detectors' switches).
 // Not for applications: it follows the package's version, with no compatibility promise of
 // its own.
+export { CHANNELS } from './channels.ts'
 export { escapedWorkError, installDetectors } from './detect/detectors.ts'
 export {
   detectorMode,
@@ -14,7 +15,7 @@ export {
   userStack,
 } from './detect/findings.ts'
 export { rawClearTimeout, rawSetImmediate, rawSetTimeout } from './detect/raw-timers.ts'
-export { describe, hasBrand, isError } from './errors.ts'
+export { brand, describeValue, hasBrand, isError } from './errors.ts'
 export {
   createLambdaContext,
   functionInfoFromEnv,
@@ -33,7 +34,31 @@ export {
   type Outcome,
   setEndCheck,
 } from './invocation/store.ts'
+export {
+  headerValue,
+  invalidOption,
+  is,
+  isRecord,
+  type OptionRule,
+  type OptionSchema,
+  parseInteger,
+  validateOptions,
+} from './kit.ts'
 export { PACKAGE_VERSION, PROCESS_STATE_PROTOCOL, processState } from './process-state.ts'
+export {
+  ANSWER_HEADERS,
+  EXTENSIONS_API_PREFIX,
+  INVOKE_API_PREFIX,
+  invocationPath,
+  JSON_CONTENT_TYPE,
+  NEXT_HEADERS,
+  RESPONSE_LIMIT_BYTES,
+  RUNTIME_API_PREFIX,
+  RUNTIME_PATHS,
+  STREAMING_RESPONSE_LIMIT_BYTES,
+  STREAMING_RESPONSE_MODE,
+  XRAY_ERROR_CAUSE_LIMIT_BYTES,
+} from './protocol.ts'
 export { runShutdownHooks } from './shutdown.ts'
 export {
   HANDLER_HIGHWATERMARK,

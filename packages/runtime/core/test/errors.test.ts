@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
-import { it, describe as suite } from 'node:test'
+import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { describe, toErrorResponse } from '../src/errors.ts'
+import { describeValue, toErrorResponse } from '../src/errors.ts'
 
 // What the hostile parts throw. It must never reach a description: it is the value's internals,
 // not what was thrown.
@@ -189,11 +189,11 @@ const anyValue = fc.oneof(
   ),
 )
 
-suite('describe()', () => {
+describe('describeValue()', () => {
   it('never throws and always returns a string, whatever the value', () => {
     fc.assert(
       fc.property(anyValue, (build) => {
-        const text = describe(build())
+        const text = describeValue(build())
         assert.equal(typeof text, 'string')
         assert.ok(!text.includes(INTERNAL))
       }),
@@ -204,28 +204,28 @@ suite('describe()', () => {
   it('describes the examples of issue 12', () => {
     const error = new Error('x')
     Object.defineProperty(error, 'message', { get: boom })
-    assert.equal(describe(error), 'Error: <message could not be read>')
+    assert.equal(describeValue(error), 'Error: <message could not be read>')
     const value = Object.create(null)
     value.n = 1n
-    assert.equal(describe(value), '[Object: null prototype] { n: 1n }')
-    assert.equal(describe(Symbol('s')), 'Symbol(s)')
-    assert.equal(describe(10n), '10n')
-    assert.equal(describe(new TypeError('plain')), 'TypeError: plain')
-    assert.equal(describe({ a: 1 }), '{"a":1}')
-    assert.equal(describe('text'), 'text')
+    assert.equal(describeValue(value), '[Object: null prototype] { n: 1n }')
+    assert.equal(describeValue(Symbol('s')), 'Symbol(s)')
+    assert.equal(describeValue(10n), '10n')
+    assert.equal(describeValue(new TypeError('plain')), 'TypeError: plain')
+    assert.equal(describeValue({ a: 1 }), '{"a":1}')
+    assert.equal(describeValue('text'), 'text')
   })
 
   it('names a proxy without opening it, and a function without its source', () => {
     const secret = new Proxy({ secret: 'kept' }, { get: boom, ownKeys: boom })
-    assert.equal(describe(secret), '[object Proxy]')
+    assert.equal(describeValue(secret), '[object Proxy]')
     assert.equal(
-      describe(function handlerSecret() {}),
+      describeValue(function handlerSecret() {}),
       '[Function: handlerSecret]',
     )
   })
 })
 
-suite('toErrorResponse()', () => {
+describe('toErrorResponse()', () => {
   it("never throws and always returns Lambda's error shape, whatever the value", () => {
     fc.assert(
       fc.property(anyValue, (build) => {

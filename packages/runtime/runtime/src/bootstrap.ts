@@ -11,7 +11,7 @@ import {
   toErrorResponse,
 } from '@lmi/core'
 import {
-  describe,
+  describeValue,
   functionInfoFromEnv,
   installDetectors,
   installInvokeStore,
@@ -174,7 +174,7 @@ export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Pr
   try {
     config = runtimeConfigFromEnv(env, handlerArg)
   } catch (error) {
-    process.stderr.write(`lmi-runtime: ${describe(error)}\n`)
+    process.stderr.write(`lmi-runtime: ${describeValue(error)}\n`)
     const runtimeApi = env.AWS_LAMBDA_RUNTIME_API
     if (runtimeApi !== undefined && /^[^\s/:]+:\d+$/.test(runtimeApi)) {
       await reportInitError(runtimeApi, toErrorResponse(error))
@@ -189,7 +189,7 @@ export async function bootstrap(env: NodeJS.ProcessEnv, handlerArg?: string): Pr
     try {
       workers = workerCountFromEnv(env, cpuQuota(), config.concurrency)
     } catch (error) {
-      process.stderr.write(`lmi-runtime: ${describe(error)}\n`)
+      process.stderr.write(`lmi-runtime: ${describeValue(error)}\n`)
       await reportInitError(config.runtimeApi, toErrorResponse(error))
       return 1
     }
@@ -300,7 +300,7 @@ async function serveFromWorkers(
       log,
     })
   } catch (error) {
-    process.stderr.write(`lmi-runtime: ${describe(error)}\n`)
+    process.stderr.write(`lmi-runtime: ${describeValue(error)}\n`)
     await reportInitError(config.runtimeApi, toErrorResponse(error))
     return 1
   }
@@ -345,7 +345,9 @@ async function reportInitError(runtimeApi: string, error: ErrorResponse): Promis
   try {
     await client.postInitError(error)
   } catch (postError) {
-    process.stderr.write(`lmi-runtime: could not report the init error: ${describe(postError)}\n`)
+    process.stderr.write(
+      `lmi-runtime: could not report the init error: ${describeValue(postError)}\n`,
+    )
   } finally {
     await client.close()
   }

@@ -1,5 +1,5 @@
 import { LmiError } from '@lmi/core'
-import { describe } from '@lmi/core/internal'
+import { describeValue } from '@lmi/core/internal'
 
 /**
  * An exception thrown outside the handler's own promise chain (in a timer, an event emitter,
@@ -18,7 +18,7 @@ import { describe } from '@lmi/core/internal'
  */
 export class UncaughtExceptionError extends LmiError {
   constructor(cause: unknown) {
-    super(`Uncaught exception in invocation: ${describe(cause)}`, 'LMI_UNCAUGHT_EXCEPTION', {
+    super(`Uncaught exception in invocation: ${describeValue(cause)}`, 'LMI_UNCAUGHT_EXCEPTION', {
       cause,
     })
     this.name = 'Runtime.UncaughtException'
@@ -41,7 +41,9 @@ export class UncaughtExceptionError extends LmiError {
  */
 export class UnhandledRejectionError extends LmiError {
   constructor(cause: unknown) {
-    super(`Unhandled promise rejection: ${describe(cause)}`, 'LMI_UNHANDLED_REJECTION', { cause })
+    super(`Unhandled promise rejection: ${describeValue(cause)}`, 'LMI_UNHANDLED_REJECTION', {
+      cause,
+    })
     this.name = 'Runtime.UnhandledPromiseRejection'
   }
 }
@@ -118,7 +120,7 @@ export class ShutdownTimeoutError extends LmiError {
  */
 export class SerializationError extends LmiError {
   constructor(cause: unknown) {
-    super(`Unable to serialize the handler result: ${describe(cause)}`, 'LMI_SERIALIZATION', {
+    super(`Unable to serialize the handler result: ${describeValue(cause)}`, 'LMI_SERIALIZATION', {
       cause,
     })
     this.name = 'Runtime.SerializationError'

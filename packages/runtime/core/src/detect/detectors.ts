@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os'
 import { resolve, sep } from 'node:path'
 import timers from 'node:timers'
 import { promiseHooks } from 'node:v8'
+import { CHANNELS, invocationEndChannel } from '../channels.ts'
 import {
   currentInvocation,
   type InvocationEndMessage,
   type InvocationState,
-  invocationEndChannel,
   setEndCheck,
 } from '../invocation/store.ts'
 import { processState } from '../process-state.ts'
@@ -271,7 +271,7 @@ function installRequests(): void {
     const owner = (request as { [kOwner]?: Holder })[kOwner]
     owner?.[kLive]?.requests?.delete(request)
   }
-  diagnosticsChannel.subscribe('undici:request:create', (message) => {
+  diagnosticsChannel.subscribe(CHANNELS.undiciRequestCreate, (message) => {
     const { request } = message as { request: { origin?: unknown; method?: string; path?: string } }
     const origin = String(request.origin ?? '')
     if (runtimeApi !== undefined && origin.includes(runtimeApi)) return
@@ -280,12 +280,12 @@ function installRequests(): void {
     ;(request as { [kOwner]?: Holder })[kOwner] = invocation
     start(request, `${request.method ?? 'GET'} ${origin}${request.path ?? ''}`)
   })
-  for (const name of ['undici:request:trailers', 'undici:request:error']) {
+  for (const name of [CHANNELS.undiciRequestTrailers, CHANNELS.undiciRequestError]) {
     diagnosticsChannel.subscribe(name, (message) =>
       finish((message as { request: object }).request),
     )
   }
-  diagnosticsChannel.subscribe('http.client.request.start', (message) => {
+  diagnosticsChannel.subscribe(CHANNELS.httpClientRequestStart, (message) => {
     const { request } = message as {
       request: { method?: string; host?: string; path?: string; getHeader?(name: string): unknown }
     }
@@ -297,10 +297,10 @@ function installRequests(): void {
     ;(request as { [kOwner]?: Holder })[kOwner] = invocation
     start(request, `${request.method ?? 'GET'} ${request.host ?? ''}${request.path ?? ''}`)
   })
-  diagnosticsChannel.subscribe('http.client.response.finish', (message) =>
+  diagnosticsChannel.subscribe(CHANNELS.httpClientResponseFinish, (message) =>
     finish((message as { request: object }).request),
   )
-  diagnosticsChannel.subscribe('http.client.request.error', (message) =>
+  diagnosticsChannel.subscribe(CHANNELS.httpClientRequestError, (message) =>
     finish((message as { request: object }).request),
   )
 }

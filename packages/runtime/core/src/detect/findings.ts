@@ -1,6 +1,6 @@
-import diagnosticsChannel from 'node:diagnostics_channel'
 import { sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { findingChannel } from '../channels.ts'
 import { InvalidConfigurationError, LmiError } from '../errors.ts'
 import { processState } from '../process-state.ts'
 
@@ -104,19 +104,6 @@ export class SharedStateError extends LmiError {
     return { ...super.toJSON(), finding: this.finding }
   }
 }
-
-/**
- * The `diagnostics_channel` every finding is published on (`lmi:shared-state:finding`, a
- * {@link Finding} per message), whatever the mode: `lmi check` collects them here.
- *
- * @example
- * ```ts
- * diagnosticsChannel.subscribe('lmi:shared-state:finding', (finding) => findings.push(finding as Finding))
- * ```
- */
-export const findingChannel: diagnosticsChannel.Channel = diagnosticsChannel.channel(
-  'lmi:shared-state:finding',
-)
 
 /** Reads `LMI_SHARED_STATE`; `undefined` when unset. */
 export function sharedStateModeFromEnv(

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import diagnosticsChannel from 'node:diagnostics_channel'
 import { InvokeStoreBase } from '@aws/lambda-invoke-store'
+import { invocationEndChannel } from '../channels.ts'
 import { rawClearTimeout, rawSetTimeout } from '../detect/raw-timers.ts'
 import { InvocationTimeoutError, LmiError } from '../errors.ts'
 import { processState } from '../process-state.ts'
@@ -92,26 +92,6 @@ export interface InvocationEndMessage {
   readonly error: unknown
   readonly timedOut: boolean
 }
-
-/**
- * The `diagnostics_channel` named `lmi:invocation:end`: published once per invocation when it
- * is answered — success, error, fault or timeout — by lmi's runtime for every invocation, and
- * by the chain where it owns the invocation (AWS's runtime) for those whose end was asked for
- * with `invocation.watchEnd()`. Subscribe by name, so every copy of `@lmi/core`
- * in a bundle reaches the same subscribers. A subscriber must not throw (Node reports a
- * subscriber's exception as uncaught) and must not block: the response is not yet posted.
- *
- * @example
- * ```ts
- * import diagnosticsChannel from 'node:diagnostics_channel'
- * diagnosticsChannel.subscribe('lmi:invocation:end', (message) => {
- *   const { invocation, ok, timedOut } = message as InvocationEndMessage
- *   if (timedOut) metrics.count('timeouts', { tenant: invocation.tenantId })
- * })
- * ```
- */
-export const invocationEndChannel: diagnosticsChannel.Channel =
-  diagnosticsChannel.channel('lmi:invocation:end')
 
 /**
  * One invocation's state. The `AbortController` behind `signal` is created only if someone

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { parseArgs } from 'node:util'
 import { InvalidConfigurationError } from '@lmi/core'
-import { describe } from '@lmi/core/internal'
+import { describeValue } from '@lmi/core/internal'
 import { createEmulator, type Emulator } from '../emulator/index.ts'
 import type { CheckOptions, CheckResult } from './check/types.ts'
 import { envFromPairs, handlerFileNotice, runtimeBin } from './common.ts'
@@ -111,7 +111,7 @@ export async function runCli(argv: string[]): Promise<void> {
         throw new InvalidConfigurationError(`Unknown command "${command}". Run \`lmi help\`.`)
     }
   } catch (error) {
-    process.stderr.write(`lmi: ${error instanceof Error ? error.message : describe(error)}\n`)
+    process.stderr.write(`lmi: ${error instanceof Error ? error.message : describeValue(error)}\n`)
     process.exitCode = 2
   }
 }

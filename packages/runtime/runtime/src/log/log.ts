@@ -1,6 +1,6 @@
 import { format } from 'node:util'
 import { InvalidConfigurationError, toErrorResponse } from '@lmi/core'
-import { describe, invocationStorage, isError } from '@lmi/core/internal'
+import { describeValue, invocationStorage, isError } from '@lmi/core/internal'
 
 /**
  * Lambda's log levels, lowest first (`AWS_LAMBDA_LOG_LEVEL`).
@@ -159,7 +159,7 @@ function formatSafely(args: unknown[]): string {
   try {
     return format(...args)
   } catch {
-    return args.map((arg) => describe(arg)).join(' ')
+    return args.map((arg) => describeValue(arg)).join(' ')
   }
 }
 

@@ -6,7 +6,7 @@ import {
   toErrorResponse,
 } from '@lmi/core'
 import {
-  describe,
+  describeValue,
   HANDLER_HIGHWATERMARK,
   InvocationState,
   invocationStorage,
@@ -278,7 +278,7 @@ export class Executor {
     } catch (error) {
       return {
         type: 'lost',
-        message: describe(error),
+        message: describeValue(error),
         fatal: error instanceof RuntimeApiFatalError,
       }
     } finally {
@@ -430,7 +430,7 @@ export class Executor {
    *
    * It must never throw, whatever the value: a throwing `uncaughtException` listener ends the
    * process (exit 7) and a throwing `unhandledRejection` listener turns one invocation's fault
-   * into an unattributable one. `describe()` and `toErrorResponse()` read any value safely; the
+   * into an unattributable one. `describeValue()` and `toErrorResponse()` read any value safely; the
    * `catch` is the last line should anything on the way throw all the same.
    */
   #contain(error: unknown, kind: 'exception' | 'rejection'): void {
@@ -446,17 +446,21 @@ export class Executor {
       if (invocation !== undefined) {
         // Its invocation was already answered: nobody else is affected, so keep serving.
         invocationStorage.run(invocation, () =>
-          this.#log.log('WARN', `Fault after the invocation ended: ${describe(error)}`, {
+          this.#log.log('WARN', `Fault after the invocation ended: ${describeValue(error)}`, {
             code: 'LMI_FAULT_AFTER_END',
             kind,
           }),
         )
         return
       }
-      this.#log.log('FATAL', `Unattributable ${kind}, draining and exiting: ${describe(error)}`, {
-        code: 'LMI_UNATTRIBUTABLE_FAULT',
-        ...toErrorResponse(error),
-      })
+      this.#log.log(
+        'FATAL',
+        `Unattributable ${kind}, draining and exiting: ${describeValue(error)}`,
+        {
+          code: 'LMI_UNATTRIBUTABLE_FAULT',
+          ...toErrorResponse(error),
+        },
+      )
     } catch {
       // Nothing of the value is read again: the invocation still fails, with a fixed message.
       if (invocation !== undefined) {

@@ -1,5 +1,10 @@
 import { type FunctionInfo, InvocationTimeoutError, LmiError, toErrorResponse } from '@lmi/core'
-import { describe, type NextInvocation, rawClearTimeout, rawSetTimeout } from '@lmi/core/internal'
+import {
+  describeValue,
+  type NextInvocation,
+  rawClearTimeout,
+  rawSetTimeout,
+} from '@lmi/core/internal'
 import { ALREADY_DELIVERED, RESPONSE_LIMIT_BYTES } from '../client/protocol.ts'
 import { RuntimeApiClient } from '../client/runtime-api.ts'
 import { ResponseSizeTooLargeError, RuntimeApiFatalError, ShutdownTimeoutError } from '../errors.ts'
@@ -399,10 +404,14 @@ export class Runtime {
     const onRetry = (error: Error, attempt: number) => {
       // Every retry would flood the log while the API is down: the first few, then every 50th.
       if (attempt <= 3 || attempt % 50 === 0) {
-        this.#log.log('WARN', `GET /runtime/invocation/next failed, retrying: ${describe(error)}`, {
-          code: 'LMI_NEXT_RETRY',
-          attempt,
-        })
+        this.#log.log(
+          'WARN',
+          `GET /runtime/invocation/next failed, retrying: ${describeValue(error)}`,
+          {
+            code: 'LMI_NEXT_RETRY',
+            attempt,
+          },
+        )
       }
     }
     for (;;) {
@@ -445,7 +454,7 @@ export class Runtime {
       else stats.failed++
       await this.#post(client, next.requestId, answer)
     } catch (error) {
-      this.#answerLost(next.requestId, describe(error), error instanceof RuntimeApiFatalError)
+      this.#answerLost(next.requestId, describeValue(error), error instanceof RuntimeApiFatalError)
     } finally {
       this.#inFlight.delete(entry)
       this.#quietCheck?.()

@@ -1,4 +1,4 @@
-import { describe, rawClearTimeout, rawSetTimeout, runShutdownHooks } from '@lmi/core/internal'
+import { describeValue, rawClearTimeout, rawSetTimeout, runShutdownHooks } from '@lmi/core/internal'
 import type { RuntimeLog } from '../log/log.ts'
 
 /**
@@ -108,7 +108,7 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
  */
 export async function runShutdownHooksWithin(log: RuntimeLog, hooksMs: number): Promise<void> {
   const hooks = runShutdownHooks((error) => {
-    log.log('ERROR', `Shutdown hook failed: ${describe(error)}`, { code: 'LMI_SHUTDOWN_HOOK' })
+    log.log('ERROR', `Shutdown hook failed: ${describeValue(error)}`, { code: 'LMI_SHUTDOWN_HOOK' })
   })
   if (await settlesWithin(hooks, hooksMs)) return
   log.log('WARN', `Shutdown hooks still running after ${hooksMs} ms: exiting without them`, {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { describe } from '@lmi/core/internal'
+import { describeValue } from '@lmi/core/internal'
 import { envFromPairs, handlerFileNotice } from '../common.ts'
 import { CheckError, CheckUsageError } from './errors.ts'
 import { runCheck } from './index.ts'
@@ -112,7 +112,7 @@ export function parseCheckArgs(argv: readonly string[]): ParsedCommand {
   } catch (error) {
     if (error instanceof CheckUsageError) throw error
     // parseArgs' own errors (unknown option, missing value) say what is wrong.
-    throw new CheckUsageError(error instanceof Error ? error.message : describe(error))
+    throw new CheckUsageError(error instanceof Error ? error.message : describeValue(error))
   }
   const { values, positionals } = parsed
   const flags = {
@@ -240,7 +240,9 @@ export async function checkCommand(
   try {
     command = parseCheckArgs(argv)
   } catch (error) {
-    io.stderr.write(`lmi check: ${error instanceof Error ? error.message : describe(error)}\n\n`)
+    io.stderr.write(
+      `lmi check: ${error instanceof Error ? error.message : describeValue(error)}\n\n`,
+    )
     io.stderr.write(CHECK_USAGE)
     if (argv.includes('--json') && error instanceof CheckError) {
       io.stdout.write(toJsonText({ ok: false, error: error.toJSON() }))
@@ -281,7 +283,7 @@ export async function checkCommand(
     return result.findings.length === 0 ? 0 : 1
   } catch (error) {
     progress.clear()
-    const message = error instanceof Error ? error.message : describe(error)
+    const message = error instanceof Error ? error.message : describeValue(error)
     io.stderr.write(`lmi check: ${message}\n`)
     if (command.json) {
       const json =
