@@ -3,10 +3,10 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
 import { types } from 'node:util'
 import vm from 'node:vm'
 import fc from 'fast-check'
+import { findingChannel } from '../src/channels.ts'
 import {
   FINDING_CODES,
   type Finding,
-  findingChannel,
   SharedStateError,
   setDetectorMode,
   setFindingSink,
