@@ -1,16 +1,8 @@
-import { getInvocation, type Invocation, tryGetInvocation } from '@lmi/core'
+import { invocationLocal } from '@lmi/core'
 
-// Values live on the invocation object, not in module state: visible to that invocation only,
-// gone with it. A property rather than a WeakMap entry: ephemerons of short-lived keys cost
-// ~1 µs of garbage collection per invocation.
-const kStore = Symbol.for('@lmi/context/store')
-type Holder = { [kStore]?: Map<unknown, unknown> }
-
-function storeOf(invocation: Invocation): Map<unknown, unknown> {
-  const holder = invocation as Holder
-  holder[kStore] ??= new Map()
-  return holder[kStore]
-}
+// Values live with the invocation, not in module state: visible to that invocation only, gone
+// with it.
+const values = invocationLocal<Map<unknown, unknown>>('@lmi/context/store')
 
 /**
  * Stores `value` under `key` for the current invocation only; concurrent invocations never
@@ -24,7 +16,9 @@ function storeOf(invocation: Invocation): Map<unknown, unknown> {
  * ```
  */
 export function set<T>(key: unknown, value: T): T {
-  storeOf(getInvocation()).set(key, value)
+  // set() on the slot throws NoInvocationError outside an invocation.
+  const map = values.get() ?? values.set(new Map())
+  map.set(key, value)
   return value
 }
 
@@ -39,9 +33,7 @@ export function set<T>(key: unknown, value: T): T {
  * ```
  */
 export function get<T = unknown>(key: unknown): T | undefined {
-  const invocation = tryGetInvocation()
-  if (invocation === undefined) return undefined
-  return (invocation as Holder)[kStore]?.get(key) as T | undefined
+  return values.get()?.get(key) as T | undefined
 }
 
 /**
@@ -53,6 +45,5 @@ export function get<T = unknown>(key: unknown): T | undefined {
  * ```
  */
 export function has(key: unknown): boolean {
-  const invocation = tryGetInvocation()
-  return invocation !== undefined && ((invocation as Holder)[kStore]?.has(key) ?? false)
+  return values.get()?.has(key) ?? false
 }

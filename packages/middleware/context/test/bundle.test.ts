@@ -3,7 +3,7 @@
 // cannot do on its own ("Dynamic require of "node:os" is not supported" at init).
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { BUNDLE_FORMATS, BundleDir, pick } from './helpers/bundle.ts'
+import { BUNDLE_FORMATS, BundleDir, pick } from '@lmi/test-kit/bundle'
 
 const HANDLER = `
 import { lmi } from '@lmi/core'

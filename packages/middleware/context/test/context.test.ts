@@ -1,27 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { type LambdaContext, lmi } from '@lmi/core'
+import { lmi } from '@lmi/core'
+import { barrier, lambdaContext } from '@lmi/test-kit'
 import { createLogger, get, has, NoInvocationError, set } from '../src/index.ts'
-
-function context(requestId: string, tenantId?: string): LambdaContext {
-  return {
-    awsRequestId: requestId,
-    tenantId,
-    xRayTraceId: `Root=1-${requestId}`,
-    getRemainingTimeInMillis: () => 10_000,
-  } as LambdaContext
-}
-
-/** Resolves once `size` callers have arrived: every invocation waits for all the others. */
-function barrier(size: number): () => Promise<void> {
-  let arrived = 0
-  const all = Promise.withResolvers<void>()
-  return () => {
-    arrived++
-    if (arrived === size) all.resolve()
-    return all.promise
-  }
-}
 
 describe('request-scoped store', () => {
   it('keeps each of 100 interleaved invocations to its own values', async () => {
@@ -34,7 +15,7 @@ describe('request-scoped store', () => {
       return { n: get<number>('n'), has: has('n'), other: get('never-set') }
     })
     const results = await Promise.all(
-      Array.from({ length: size }, (_, n) => handler({ n }, context(`req-${n}`))),
+      Array.from({ length: size }, (_, n) => handler({ n }, lambdaContext(`req-${n}`))),
     )
     results.forEach((result, n) => {
       assert.deepEqual(result, { n, has: true, other: undefined })
@@ -64,7 +45,13 @@ describe('createLogger', () => {
     })
     await Promise.all(
       Array.from({ length: size }, (_, n) =>
-        handler({ n }, context(`req-${n}`, `tenant-${n % 3}`)),
+        handler(
+          { n },
+          lambdaContext(`req-${n}`, {
+            tenantId: `tenant-${n % 3}`,
+            xRayTraceId: `Root=1-req-${n}`,
+          }),
+        ),
       ),
     )
     log.info('outside')

@@ -1,10 +1,30 @@
 import { STATUS_CODES } from 'node:http'
-import { InvalidConfigurationError, LmiError } from '@lmi/core'
+import { LmiError } from '@lmi/core'
+import { brand } from '@lmi/core/internal'
 
-// A registered symbol on the prototype, as LmiError does: `instanceof HttpError` also holds for
-// an error built by another copy of this package (source and dist side by side, two versions in
-// one bundle).
-const kHttpError = Symbol.for('@lmi/json/HttpError')
+/** The package named in `InvalidConfigurationError`'s `cause` (middy's `{ package, data }`). */
+export const PACKAGE = '@lmi/json'
+
+/**
+ * Every fixed code the errors of `@lmi/json` carry; stable and never reused. An
+ * {@link HttpError} made for another status gets `LMI_` + its status phrase (`LMI_NOT_FOUND`)
+ * unless given a `code`.
+ *
+ * @example
+ * ```ts
+ * import { CODES } from '@lmi/json'
+ * if (error.code === CODES.VALIDATION_FAILED) metrics.count('invalid-order')
+ * ```
+ */
+export const CODES = {
+  UNSUPPORTED_MEDIA_TYPE: 'LMI_UNSUPPORTED_MEDIA_TYPE',
+  PAYLOAD_TOO_LARGE: 'LMI_PAYLOAD_TOO_LARGE',
+  MALFORMED_JSON: 'LMI_MALFORMED_JSON',
+  PROTOTYPE_POISONING: 'LMI_PROTOTYPE_POISONING',
+  BODY_REQUIRED: 'LMI_BODY_REQUIRED',
+  VALIDATION_FAILED: 'LMI_VALIDATION_FAILED',
+  RESPONSE_SERIALIZATION: 'LMI_RESPONSE_SERIALIZATION',
+} as const
 
 /**
  * Options of {@link HttpError} and {@link createHttpError}.
@@ -127,15 +147,6 @@ export class HttpError extends LmiError {
     this.headers = headers
   }
 
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    // biome-ignore lint/complexity/noThisInStatic: the receiver is the point here
-    if (this === HttpError) {
-      return typeof value === 'object' && value !== null && kHttpError in value
-    }
-    // biome-ignore lint/complexity/noThisInStatic: the receiver is the point here
-    return Function.prototype[Symbol.hasInstance].call(this, value)
-  }
-
   override toJSON(): HttpErrorJSON {
     return {
       name: this.name,
@@ -146,7 +157,9 @@ export class HttpError extends LmiError {
     }
   }
 }
-Object.defineProperty(HttpError.prototype, kHttpError, { value: true })
+// `instanceof HttpError` also holds for an error built by another copy of this package (source
+// and dist side by side, two versions in one bundle).
+brand(HttpError, '@lmi/json/HttpError')
 
 /**
  * Creates an {@link HttpError}: middy's `createError(statusCode, message?, options?)`, with a
@@ -187,7 +200,7 @@ export class UnsupportedMediaTypeError extends HttpError {
       contentType === undefined
         ? 'Request body needs Content-Type: application/json'
         : 'Unsupported Content-Type: expected application/json (UTF-8)',
-      { code: 'LMI_UNSUPPORTED_MEDIA_TYPE' },
+      { code: CODES.UNSUPPORTED_MEDIA_TYPE },
     )
     this.name = 'UnsupportedMediaTypeError'
     this.contentType = contentType?.slice(0, 200)
@@ -207,7 +220,7 @@ export class PayloadTooLargeError extends HttpError {
   readonly limit: number
 
   constructor(limit: number) {
-    super(413, `Request body is larger than ${limit} bytes`, { code: 'LMI_PAYLOAD_TOO_LARGE' })
+    super(413, `Request body is larger than ${limit} bytes`, { code: CODES.PAYLOAD_TOO_LARGE })
     this.name = 'PayloadTooLargeError'
     this.limit = limit
   }
@@ -224,7 +237,7 @@ export class PayloadTooLargeError extends HttpError {
  */
 export class MalformedJsonError extends HttpError {
   constructor(message = 'Request body is not valid JSON', options?: ErrorOptions) {
-    super(400, message, { ...options, code: 'LMI_MALFORMED_JSON' })
+    super(400, message, { ...options, code: CODES.MALFORMED_JSON })
     this.name = 'MalformedJsonError'
   }
 }
@@ -242,7 +255,7 @@ export class PrototypePoisoningError extends HttpError {
   constructor(options?: ErrorOptions) {
     super(400, 'Request body contains a forbidden key (__proto__ or constructor.prototype)', {
       ...options,
-      code: 'LMI_PROTOTYPE_POISONING',
+      code: CODES.PROTOTYPE_POISONING,
     })
     this.name = 'PrototypePoisoningError'
   }
@@ -259,7 +272,7 @@ export class PrototypePoisoningError extends HttpError {
  */
 export class BodyRequiredError extends HttpError {
   constructor() {
-    super(400, 'Request body is required', { code: 'LMI_BODY_REQUIRED' })
+    super(400, 'Request body is required', { code: CODES.BODY_REQUIRED })
     this.name = 'BodyRequiredError'
   }
 }
@@ -279,7 +292,7 @@ export class ValidationError extends HttpError {
   readonly details: readonly ValidationIssue[]
 
   constructor(details: readonly ValidationIssue[], options?: ErrorOptions) {
-    super(422, 'Request body failed validation', { ...options, code: 'LMI_VALIDATION_FAILED' })
+    super(422, 'Request body failed validation', { ...options, code: CODES.VALIDATION_FAILED })
     this.name = 'ValidationError'
     this.details = details
   }
@@ -303,7 +316,7 @@ export class ResponseSerializationError extends HttpError {
   constructor(options?: ErrorOptions) {
     super(500, 'Response body could not be serialized to JSON', {
       ...options,
-      code: 'LMI_RESPONSE_SERIALIZATION',
+      code: CODES.RESPONSE_SERIALIZATION,
     })
     this.name = 'ResponseSerializationError'
   }
@@ -331,18 +344,4 @@ export function isHttpError(
     statusCode <= 599 &&
     (expose === undefined || typeof expose === 'boolean')
   )
-}
-
-/** An `InvalidConfigurationError` (from `@lmi/runtime`) with a cause. Internal. */
-export function invalidOptions(message: string, cause?: unknown): InvalidConfigurationError {
-  const error = new InvalidConfigurationError(message)
-  if (cause !== undefined) {
-    Object.defineProperty(error, 'cause', {
-      value: cause,
-      writable: true,
-      configurable: true,
-      enumerable: false,
-    })
-  }
-  return error
 }

@@ -1,7 +1,8 @@
 import { STATUS_CODES } from 'node:http'
 import { logger as contextLogger } from '@lmi/context'
 import { type LmiRequest, toErrorResponse, tryGetInvocation } from '@lmi/core'
-import { HttpError, invalidOptions, isHttpError, type ValidationIssue } from './errors.ts'
+import { is, isRecord, type OptionSchema, validateOptions } from '@lmi/core/internal'
+import { HttpError, isHttpError, PACKAGE, type ValidationIssue } from './errors.ts'
 import { fitResponse, httpEventKind } from './http.ts'
 
 /**
@@ -106,10 +107,14 @@ export interface HttpErrorsMiddleware {
   onError(request: LmiRequest<unknown, unknown, unknown>): undefined
 }
 
-const optionNames = new Set(['logger', 'fallbackMessage', 'fallbackStatusCode'])
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null
+const optionSchema: OptionSchema = {
+  logger: (value) =>
+    value === false ||
+    (isRecord(value) && typeof value.error === 'function' && typeof value.warn === 'function')
+      ? undefined
+      : 'false or have error() and warn()',
+  fallbackMessage: is.string,
+  fallbackStatusCode: is.integer(500, 599),
 }
 
 function stringHeaders(headers: unknown): Record<string, string> {
@@ -169,37 +174,12 @@ function problemBody(problem: ProblemDetails): string {
  * ```
  */
 export function httpErrors(options?: HttpErrorsOptions): HttpErrorsMiddleware {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) {
-    throw invalidOptions('httpErrors(options): options must be an object')
-  }
-  const given = options ?? {}
-  for (const key of Object.keys(given)) {
-    if (!optionNames.has(key)) throw invalidOptions(`httpErrors(options): unknown option ${key}`)
-  }
+  validateOptions(PACKAGE, 'httpErrors(options)', options, optionSchema)
   const {
     logger = contextLogger as HttpErrorsLogger,
     fallbackMessage,
     fallbackStatusCode = 500,
-  } = given
-  if (
-    logger !== false &&
-    (!isRecord(logger) || typeof logger.error !== 'function' || typeof logger.warn !== 'function')
-  ) {
-    throw invalidOptions('httpErrors(options): logger must have error() and warn(), or be false')
-  }
-  if (fallbackMessage !== undefined && typeof fallbackMessage !== 'string') {
-    throw invalidOptions('httpErrors(options): fallbackMessage must be a string')
-  }
-  if (
-    typeof fallbackStatusCode !== 'number' ||
-    !Number.isInteger(fallbackStatusCode) ||
-    fallbackStatusCode < 500 ||
-    fallbackStatusCode > 599
-  ) {
-    throw invalidOptions(
-      `httpErrors(options): fallbackStatusCode must be an integer from 500 to 599, got ${String(fallbackStatusCode)}`,
-    )
-  }
+  } = options ?? {}
 
   const log = (error: unknown, statusCode: number, invocation: unknown): void => {
     if (logger === false) return

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http'
+import { isRecord } from '@lmi/core/internal'
 
 /**
  * The HTTP event sources a Lambda function can answer: API Gateway REST APIs (and HTTP APIs
@@ -33,10 +34,6 @@ export interface HttpResponse {
 
 type Record_ = Record<string, unknown>
 
-function isRecord(value: unknown): value is Record_ {
-  return typeof value === 'object' && value !== null
-}
-
 /**
  * Which HTTP source sent `event`, or `undefined` for any other event (SQS, EventBridge, Step
  * Functions, a direct invoke). Decided by shape: ALB has `requestContext.elb`; the 2.0 format
@@ -66,32 +63,6 @@ export function httpEventKind(event: unknown): HttpEventKind | undefined {
     (typeof requestContext.stage === 'string' || typeof requestContext.resourceId === 'string')
   ) {
     return 'apigw-v1'
-  }
-  return undefined
-}
-
-/**
- * The value of header `name` (lower case) in `headers` or, failing that, the last value in
- * `multiValueHeaders` (the one API Gateway puts in `headers`), matched case-insensitively.
- */
-export function headerValue(event: Record_, name: string): string | undefined {
-  const headers = event.headers
-  if (isRecord(headers)) {
-    const direct = headers[name]
-    if (typeof direct === 'string') return direct
-    for (const key of Object.keys(headers)) {
-      const value = headers[key]
-      if (typeof value === 'string' && key.toLowerCase() === name) return value
-    }
-  }
-  const multi = event.multiValueHeaders
-  if (isRecord(multi)) {
-    for (const key of Object.keys(multi)) {
-      const values = multi[key]
-      if (!Array.isArray(values) || key.toLowerCase() !== name) continue
-      const last = values.at(-1)
-      if (typeof last === 'string') return last
-    }
   }
   return undefined
 }

@@ -1,15 +1,13 @@
 export { InvalidConfigurationError } from '@lmi/core'
 export {
-  DEFAULT_BODY_LIMIT,
   type HttpRequestEvent,
   type JsonBodyMiddleware,
-  type JsonBodyOptions,
-  type JsonSchemaLike,
   jsonBody,
   type WithJsonBody,
 } from './body.ts'
 export {
   BodyRequiredError,
+  CODES,
   createHttpError,
   HttpError,
   type HttpErrorJSON,
@@ -33,6 +31,11 @@ export {
   PROBLEM_CONTENT_TYPE,
   type ProblemDetails,
 } from './http-errors.ts'
+export {
+  DEFAULT_BODY_LIMIT,
+  type JsonBodyOptions,
+  type JsonSchemaLike,
+} from './options.ts'
 export {
   JSON_CONTENT_TYPE,
   type JsonResponseInput,

@@ -1,5 +1,6 @@
 import type { LmiRequest, Middleware, Transform } from '@lmi/core'
-import { invalidOptions, ResponseSerializationError } from './errors.ts'
+import { invalidOption, is, isRecord, type OptionSchema, validateOptions } from '@lmi/core/internal'
+import { PACKAGE, ResponseSerializationError } from './errors.ts'
 import { fitResponse, type HttpResponse, hasHeader } from './http.ts'
 
 /**
@@ -60,10 +61,15 @@ export interface JsonResponseOptions {
   serializer?: (value: unknown) => string
 }
 
-const optionNames = new Set(['statusCode', 'contentType', 'replacer', 'serializer'])
+const WHERE = 'jsonResponse(options)'
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null
+const optionSchema: OptionSchema = {
+  statusCode: is.integer(100, 599),
+  // Blank counts as empty: a header of spaces is no content type.
+  contentType: (value) =>
+    typeof value === 'string' && value.trim() !== '' ? undefined : 'a non-empty string',
+  replacer: is.function,
+  serializer: is.function,
 }
 
 function isShaped(value: unknown): value is Record<string, unknown> & { statusCode: number } {
@@ -95,35 +101,12 @@ function isShaped(value: unknown): value is Record<string, unknown> & { statusCo
  * ```
  */
 export function jsonResponse(options?: JsonResponseOptions): JsonResponseMiddleware {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) {
-    throw invalidOptions('jsonResponse(options): options must be an object')
-  }
-  const given = options ?? {}
-  for (const key of Object.keys(given)) {
-    if (!optionNames.has(key)) throw invalidOptions(`jsonResponse(options): unknown option ${key}`)
-  }
-  const { statusCode = 200, contentType = JSON_CONTENT_TYPE, replacer, serializer } = given
-  if (
-    typeof statusCode !== 'number' ||
-    !Number.isInteger(statusCode) ||
-    statusCode < 100 ||
-    statusCode > 599
-  ) {
-    throw invalidOptions(
-      `jsonResponse(options): statusCode must be an integer from 100 to 599, got ${String(statusCode)}`,
-    )
-  }
-  if (typeof contentType !== 'string' || contentType.trim() === '') {
-    throw invalidOptions('jsonResponse(options): contentType must be a non-empty string')
-  }
-  if (replacer !== undefined && typeof replacer !== 'function') {
-    throw invalidOptions('jsonResponse(options): replacer must be a function')
-  }
-  if (serializer !== undefined && typeof serializer !== 'function') {
-    throw invalidOptions('jsonResponse(options): serializer must be a function')
-  }
+  validateOptions(PACKAGE, WHERE, options, optionSchema)
+  const { statusCode = 200, contentType = JSON_CONTENT_TYPE, replacer, serializer } = options ?? {}
   if (replacer !== undefined && serializer !== undefined) {
-    throw invalidOptions('jsonResponse(options): give replacer or serializer, not both')
+    throw invalidOption(PACKAGE, `${WHERE}: give replacer or serializer, not both`, {
+      option: 'serializer',
+    })
   }
 
   const serialize = (value: unknown): string => {

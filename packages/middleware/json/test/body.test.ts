@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { InvalidConfigurationError, type Middleware } from '@lmi/core'
+import { eventKinds, httpEvent, jsonEvent } from '@lmi/test-kit'
 import { Ajv } from 'ajv'
 import {
   BodyRequiredError,
@@ -12,7 +13,7 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../src/index.ts'
-import { eventKinds, httpEvent, jsonEvent, request } from './helpers.ts'
+import { request } from './helpers.ts'
 
 /** Runs the `before` hook of `middleware` on `event`; returns the event it changed. */
 function runBefore(middleware: Middleware, event: unknown): Record<string, unknown> {

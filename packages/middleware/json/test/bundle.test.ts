@@ -4,8 +4,8 @@
 // ("Dynamic require of "node:os" is not supported", pino's).
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { BUNDLE_FORMATS, BundleDir, pick } from '../../context/test/helpers/bundle.ts'
-import { jsonEvent } from './helpers.ts'
+import { jsonEvent } from '@lmi/test-kit'
+import { BUNDLE_FORMATS, BundleDir, pick } from '@lmi/test-kit/bundle'
 
 const HANDLER = `
 import { lmi } from '@lmi/core'

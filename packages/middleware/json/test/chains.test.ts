@@ -4,6 +4,14 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { createLogger } from '@lmi/context'
 import { type LambdaContext, lmi, toErrorResponse } from '@lmi/core'
+import {
+  barrier,
+  type EventKind,
+  eventKinds,
+  httpEvent,
+  jsonEvent,
+  lambdaContext,
+} from '@lmi/test-kit'
 import middy from '@middy/core'
 import {
   createHttpError,
@@ -13,15 +21,7 @@ import {
   jsonResponse,
   ValidationError,
 } from '../src/index.ts'
-import {
-  type EventKind,
-  eventKinds,
-  httpEvent,
-  jsonEvent,
-  lambdaContext,
-  nonHttpEvents,
-  recordingLogger,
-} from './helpers.ts'
+import { nonHttpEvents, recordingLogger } from './helpers.ts'
 
 const schema = {
   type: 'object',
@@ -193,17 +193,14 @@ describe('jsonBody + jsonResponse + httpErrors in lmi() and middy()', () => {
 describe('under concurrency in lmi()', () => {
   it('keeps 100 interleaved invocations to their own bodies, responses and log lines', async () => {
     const size = 100
-    let arrived = 0
-    const all = Promise.withResolvers<void>()
+    const wait = barrier(size)
     const logger = recordingLogger()
     const handler = lmi<unknown, unknown>()
       .use(httpErrors({ logger }))
       .use(jsonResponse())
       .use(jsonBody({ schema }))
       .handler(async (event: { body: { sku: string; qty: number } }) => {
-        arrived++
-        if (arrived === size) all.resolve()
-        await all.promise // every invocation has parsed its body before any answers
+        await wait() // every invocation has parsed its body before any answers
         if (event.body.qty % 2 === 0) throw createHttpError(409, `qty ${event.body.qty} is even`)
         return { qty: event.body.qty }
       })

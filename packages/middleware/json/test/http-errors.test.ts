@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { InvalidConfigurationError, LmiError, type LmiRequest, type Middleware } from '@lmi/core'
+import { eventKinds, httpEvent, lambdaContext } from '@lmi/test-kit'
 import httpErrorHandler from '@middy/http-error-handler'
 import httpJsonBodyParser from '@middy/http-json-body-parser'
 import {
@@ -18,14 +19,7 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../src/index.ts'
-import {
-  eventKinds,
-  httpEvent,
-  lambdaContext,
-  nonHttpEvents,
-  recordingLogger,
-  request,
-} from './helpers.ts'
+import { nonHttpEvents, recordingLogger, request } from './helpers.ts'
 
 interface Answer {
   statusCode: number

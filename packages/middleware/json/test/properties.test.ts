@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Middleware } from '@lmi/core'
+import { eventKinds, httpEvent } from '@lmi/test-kit'
 import fc from 'fast-check'
 import {
   HttpError,
@@ -14,7 +15,7 @@ import {
   jsonResponse,
   ResponseSerializationError,
 } from '../src/index.ts'
-import { eventKinds, httpEvent, recordingLogger, request } from './helpers.ts'
+import { recordingLogger, request } from './helpers.ts'
 
 const seed = 20_240_617
 const numRuns = 400

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { InvalidConfigurationError, type Middleware } from '@lmi/core'
+import { httpEvent } from '@lmi/test-kit'
 import { HttpError, jsonResponse, ResponseSerializationError } from '../src/index.ts'
-import { httpEvent, request } from './helpers.ts'
+import { request } from './helpers.ts'
 
 /** Runs the `after` hook of `middleware` with `response` as the handler's result. */
 function runAfter(middleware: Middleware, response: unknown, event: unknown = {}): unknown {

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { lmi } from '@lmi/core'
+import { jsonEvent, lambdaContext } from '@lmi/test-kit'
 import middy from '@middy/core'
 import {
   type HttpResponse,
@@ -12,7 +13,6 @@ import {
   jsonResponse,
   type WithJsonBody,
 } from '../src/index.ts'
-import { jsonEvent, lambdaContext } from './helpers.ts'
 
 type Equal<A, B> =
   (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false

@@ -1,8 +1,24 @@
 import { LmiError } from '@lmi/core'
+import { brand } from '@lmi/core/internal'
 
-// A registered symbol on the prototype, so `instanceof TenantError` also holds for an error
-// made by another copy of this package (source and dist side by side, two bundled versions).
-const kTenantError = Symbol.for('@lmi/tenant/TenantError')
+/** The package named in `InvalidConfigurationError`'s `cause` (middy's `{ package, data }`). */
+export const PACKAGE = '@lmi/tenant'
+
+/**
+ * Every code the errors of `@lmi/tenant` carry; stable and never reused.
+ *
+ * @example
+ * ```ts
+ * import { CODES } from '@lmi/tenant'
+ * if (error.code === CODES.TENANT_MISMATCH) metrics.count('cross-tenant-attempt')
+ * ```
+ */
+export const CODES = {
+  TENANT_REQUIRED: 'LMI_TENANT_REQUIRED',
+  TENANT_INVALID: 'LMI_TENANT_INVALID',
+  TENANT_MISMATCH: 'LMI_TENANT_MISMATCH',
+  NO_TENANT: 'LMI_NO_TENANT',
+} as const
 
 /**
  * What `toJSON()` of a {@link TenantError} gives: safe to log and to send to a client.
@@ -45,25 +61,13 @@ export class TenantError extends LmiError {
     this.expose = statusCode < 500
   }
 
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    // Subclasses keep the ordinary prototype check (see LmiError).
-    // biome-ignore lint/complexity/noThisInStatic: the receiver is the point here
-    if (this === TenantError) {
-      return (
-        typeof value === 'object' &&
-        value !== null &&
-        (value as Record<symbol, unknown>)[kTenantError] === true
-      )
-    }
-    // biome-ignore lint/complexity/noThisInStatic: the receiver is the point here
-    return Function.prototype[Symbol.hasInstance].call(this, value)
-  }
-
   override toJSON(): TenantErrorJSON {
     return { ...super.toJSON(), statusCode: this.statusCode }
   }
 }
-Object.defineProperty(TenantError.prototype, kTenantError, { value: true })
+// `instanceof TenantError` also holds for an error made by another copy of this package (source
+// and dist side by side, two bundled versions).
+brand(TenantError, '@lmi/tenant/TenantError')
 
 /**
  * No source gave a tenant id and the middleware was created with `required: true` (the
@@ -80,7 +84,7 @@ export class TenantRequiredError extends TenantError {
   readonly sources: readonly string[]
 
   constructor(sources: readonly string[]) {
-    super(`A tenant id is required (looked in: ${sources.join(', ')})`, 'LMI_TENANT_REQUIRED', 400)
+    super(`A tenant id is required (looked in: ${sources.join(', ')})`, CODES.TENANT_REQUIRED, 400)
     this.name = 'TenantRequiredError'
     this.sources = sources
   }
@@ -144,7 +148,7 @@ export class InvalidTenantError extends TenantError {
   constructor(source: string, reason: InvalidTenantReason, value: unknown) {
     super(
       `Invalid tenant id from ${source} (${reason}): ${preview(value)}`,
-      'LMI_TENANT_INVALID',
+      CODES.TENANT_INVALID,
       400,
     )
     this.name = 'InvalidTenantError'
@@ -192,7 +196,7 @@ export class TenantMismatchError extends TenantError {
   constructor(source: string, tenantId: string, claimed: string, options?: ErrorOptions) {
     super(
       `The tenant id from ${source} does not match the invocation's tenant`,
-      'LMI_TENANT_MISMATCH',
+      CODES.TENANT_MISMATCH,
       403,
       options,
     )
@@ -223,7 +227,7 @@ export class NoTenantError extends TenantError {
       inInvocation
         ? 'The current invocation has no tenant id (use the tenant() middleware, or tryGetTenantId())'
         : 'No invocation is running in this async context, so there is no tenant id',
-      'LMI_NO_TENANT',
+      CODES.NO_TENANT,
       500,
     )
     this.name = 'NoTenantError'

@@ -1,6 +1,8 @@
-import { InvalidConfigurationError, tryGetInvocation } from '@lmi/core'
+import { tryGetInvocation } from '@lmi/core'
+import { invalidOption, is, type OptionSchema, validateOptions } from '@lmi/core/internal'
 import type { Dispatcher } from 'undici'
 import { tryGetTenantId } from './current.ts'
+import { PACKAGE } from './errors.ts'
 import { getGlobalDispatcher, setGlobalDispatcher } from './undici.ts'
 
 /**
@@ -30,9 +32,19 @@ export interface TenantHeaderOptions {
   callerHeader?: 'replace' | 'keep'
 }
 
-const KNOWN_OPTIONS = new Set(['header', 'origins', 'callerHeader'])
 // An RFC 9110 token: what a header name may be.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+const optionSchema: OptionSchema = {
+  header: (value) =>
+    typeof value === 'string' && TOKEN.test(value) ? undefined : 'a valid header name',
+  // Each entry is checked as it is compiled (compileOrigins).
+  origins: (value) =>
+    value === '*' || (Array.isArray(value) && value.length > 0)
+      ? undefined
+      : "'*' or a non-empty array of origins and RegExps",
+  callerHeader: is.oneOf('replace', 'keep'),
+}
 // Headers that frame or route the request, or carry credentials: never the tenant's.
 const RESERVED_HEADERS = new Set([
   'authorization',
@@ -80,17 +92,15 @@ function normalizeOrigin(origin: unknown): string | undefined {
   }
 }
 
-function compileOrigins(origins: unknown, where: string): OriginTest | undefined {
+function compileOrigins(
+  origins: '*' | readonly unknown[] | undefined,
+  where: string,
+): OriginTest | undefined {
   if (origins === undefined) return undefined
   if (origins === '*') return () => true
-  if (!Array.isArray(origins) || origins.length === 0) {
-    throw new InvalidConfigurationError(
-      `${where}: origins must be '*' or a non-empty array of origins and RegExps`,
-    )
-  }
   const exact = new Set<string>()
   const patterns: RegExp[] = []
-  for (const entry of origins as unknown[]) {
+  for (const entry of origins) {
     if (entry instanceof RegExp) {
       patterns.push(anchored(entry))
       continue
@@ -110,8 +120,10 @@ function compileOrigins(origins: unknown, where: string): OriginTest | undefined
       url.username !== '' ||
       url.password !== ''
     ) {
-      throw new InvalidConfigurationError(
+      throw invalidOption(
+        PACKAGE,
         `${where}: origins entries must be http(s) origins such as 'https://api.example.com' (no path) or RegExps`,
+        { option: 'origins', value: entry },
       )
     }
     exact.add(url.origin)
@@ -222,24 +234,14 @@ interface TenantHeader {
 }
 
 function createTenantHeader(options: TenantHeaderOptions | undefined, where: string): TenantHeader {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) {
-    throw new InvalidConfigurationError(`${where}: options must be an object`)
-  }
-  for (const key of Object.keys(options ?? {})) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      throw new InvalidConfigurationError(`${where}: unknown option ${key}`)
-    }
-  }
+  validateOptions(PACKAGE, where, options, optionSchema)
   const { header = 'x-tenant-id', origins, callerHeader = 'replace' } = options ?? {}
-  if (typeof header !== 'string' || !TOKEN.test(header)) {
-    throw new InvalidConfigurationError(`${where}: header must be a valid header name`)
-  }
   const name = header.toLowerCase()
   if (RESERVED_HEADERS.has(name)) {
-    throw new InvalidConfigurationError(`${where}: header ${name} cannot carry the tenant id`)
-  }
-  if (callerHeader !== 'replace' && callerHeader !== 'keep') {
-    throw new InvalidConfigurationError(`${where}: callerHeader must be 'replace' or 'keep'`)
+    throw invalidOption(PACKAGE, `${where}: header ${name} cannot carry the tenant id`, {
+      option: 'header',
+      value: header,
+    })
   }
   const keep = callerHeader === 'keep'
   const allowed = compileOrigins(origins, where)
@@ -253,8 +255,10 @@ function createTenantHeader(options: TenantHeaderOptions | undefined, where: str
       allowed ??
       compileOrigins(typeof dispatcherOrigin === 'string' ? [dispatcherOrigin] : undefined, where)
     if (isAllowed === undefined) {
-      throw new InvalidConfigurationError(
+      throw invalidOption(
+        PACKAGE,
         `${where}: origins is required on a dispatcher that serves any origin (an Agent, the global dispatcher): list the origins that may receive the tenant id, or '*'`,
+        { option: 'origins' },
       )
     }
     return function dispatchWithTenant(

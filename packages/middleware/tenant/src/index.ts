@@ -1,5 +1,6 @@
 export { getTenantId, tryGetTenantId } from './current.ts'
 export {
+  CODES,
   InvalidTenantError,
   type InvalidTenantErrorJSON,
   type InvalidTenantReason,

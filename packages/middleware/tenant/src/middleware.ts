@@ -1,15 +1,20 @@
 import {
   bindTenantId,
-  InvalidConfigurationError,
+  CODES as CORE_CODES,
   type LambdaContext,
   type LmiRequest,
   type Middleware,
   type Transform,
 } from '@lmi/core'
+import { is, isRecord, type OptionSchema, validateOptions } from '@lmi/core/internal'
 import { tryGetTenantId } from './current.ts'
-import { TenantMismatchError, TenantRequiredError } from './errors.ts'
+import { PACKAGE, TenantMismatchError, TenantRequiredError } from './errors.ts'
 import { type CompiledSource, compileSources, type TenantSource } from './sources.ts'
-import { createTenantIdCheck, type TenantValidationOptions } from './validate.ts'
+import {
+  createTenantIdCheck,
+  type TenantValidationOptions,
+  validationOptionSchema,
+} from './validate.ts'
 
 /**
  * Options of {@link tenant}. Checked once, when the middleware is created.
@@ -59,8 +64,15 @@ export type OptionalTenant = Middleware<
 >
 
 const WHERE = 'tenant(options)'
-const KNOWN_OPTIONS = new Set(['from', 'required', 'pattern', 'validate', 'maxLength'])
 const DEFAULT_FROM: readonly TenantSource[] = ['context']
+
+const optionSchema: OptionSchema = {
+  // Each entry is checked as it is compiled (sources.ts).
+  from: (value) =>
+    Array.isArray(value) && value.length > 0 ? undefined : 'a non-empty array of sources',
+  required: is.boolean,
+  ...validationOptionSchema,
+}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
@@ -71,7 +83,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 function hasCode(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code
+  return isRecord(error) && error.code === code
 }
 
 /**
@@ -101,28 +113,15 @@ function hasCode(error: unknown, code: string): boolean {
 export function tenant(options?: TenantOptions & { required?: true }): RequiredTenant
 export function tenant(options: TenantOptions): OptionalTenant
 export function tenant(options: TenantOptions = {}): RequiredTenant | OptionalTenant {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidConfigurationError(`${WHERE}: options must be an object`)
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      throw new InvalidConfigurationError(`${WHERE}: unknown option ${key}`)
-    }
-  }
+  validateOptions(PACKAGE, WHERE, options, optionSchema)
   const { from = DEFAULT_FROM, required = true } = options
-  if (typeof required !== 'boolean') {
-    throw new InvalidConfigurationError(`${WHERE}: required must be a boolean`)
-  }
   const sources = compileSources(from, WHERE)
   const labels = sources.map((source) => source.label)
-  const check = createTenantIdCheck(options, WHERE)
+  const check = createTenantIdCheck(options)
 
   /** The id the invocation already has: the platform's, or one bound before this middleware. */
   function currentTenantId(context: unknown): string | undefined {
-    const given =
-      typeof context === 'object' && context !== null
-        ? (context as { tenantId?: unknown }).tenantId
-        : undefined
+    const given = isRecord(context) ? context.tenantId : undefined
     return check(
       given === undefined || given === null || given === '' ? tryGetTenantId() : given,
       'context',
@@ -175,16 +174,16 @@ export function tenant(options: TenantOptions = {}): RequiredTenant | OptionalTe
     try {
       bindTenantId(tenantId)
     } catch (error) {
-      if (hasCode(error, 'LMI_TENANT_CONFLICT')) {
+      if (hasCode(error, CORE_CODES.TENANT_CONFLICT)) {
         throw new TenantMismatchError('the event', tryGetTenantId() ?? '', tenantId, {
           cause: error,
         })
       }
       // No invocation bound anywhere (plain middy in a unit test, no lmi runtime, no AWS
       // InvokeStore): `context.tenantId` is all there is to set.
-      if (!hasCode(error, 'LMI_NO_INVOCATION')) throw error
+      if (!hasCode(error, CORE_CODES.NO_INVOCATION)) throw error
     }
-    if (typeof context === 'object' && context !== null && context.tenantId !== tenantId) {
+    if (isRecord(context) && context.tenantId !== tenantId) {
       context.tenantId = tenantId
     }
     return undefined

@@ -1,5 +1,6 @@
-import { InvalidConfigurationError, type LambdaContext } from '@lmi/core'
-import { InvalidTenantError } from './errors.ts'
+import type { LambdaContext } from '@lmi/core'
+import { invalidOption, isRecord } from '@lmi/core/internal'
+import { InvalidTenantError, PACKAGE } from './errors.ts'
 
 /**
  * A function that finds the tenant id in the event (or anywhere): a string, or `undefined`
@@ -54,15 +55,15 @@ export interface CompiledSource {
 // An RFC 9110 token: what a header name may be.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null
-}
-
 /** An own property only: `{ claim: 'constructor' }` must not find `Object.prototype.constructor`. */
 function own(value: unknown, key: string): unknown {
   return isRecord(value) && Object.hasOwn(value, key) ? value[key] : undefined
 }
 
+// Not the kit's `headerValue`, which picks one value (`headers` first, else the last of
+// `multiValueHeaders`) and skips what is not a string: a tenant id must be unambiguous, so
+// every value under any casing in both is collected, two different ones refuse the request
+// rather than let the lookup order pick a tenant, and a value that is not a string is refused.
 function readHeader(event: unknown, name: string, label: string): string | undefined {
   const found = new Set<string>()
   const single = own(event, 'headers')
@@ -111,16 +112,19 @@ function describeFunction(fn: TenantSourceFunction): string {
 
 function checkName(value: unknown, kind: string, where: string): string {
   if (typeof value !== 'string' || value === '') {
-    throw new InvalidConfigurationError(`${where}: { ${kind} } must be a non-empty string`)
+    throw invalidOption(PACKAGE, `${where}: { ${kind} } must be a non-empty string`, {
+      option: 'from',
+      value,
+    })
   }
   return value
 }
 
-/** Checks `from` once, at creation, and compiles each entry. */
-export function compileSources(from: unknown, where: string): CompiledSource[] {
-  if (!Array.isArray(from) || from.length === 0) {
-    throw new InvalidConfigurationError(`${where}: from must be a non-empty array of sources`)
-  }
+/**
+ * Compiles each entry of `from` (a non-empty array: `tenant()`'s option schema checked it),
+ * once, at creation; throws `InvalidConfigurationError` for an entry it cannot use.
+ */
+export function compileSources(from: readonly unknown[], where: string): CompiledSource[] {
   return from.map(function compileSource(source: unknown, index: number): CompiledSource {
     if (source === 'context') return { label: 'context', read: undefined }
     if (typeof source === 'function') {
@@ -133,7 +137,10 @@ export function compileSources(from: unknown, where: string): CompiledSource[] {
       if (keys.length === 1 && kind === 'header') {
         const name = checkName(source.header, 'header', where)
         if (!TOKEN.test(name)) {
-          throw new InvalidConfigurationError(`${where}: { header } must be a valid header name`)
+          throw invalidOption(PACKAGE, `${where}: { header } must be a valid header name`, {
+            option: 'from',
+            value: name,
+          })
         }
         const lower = name.toLowerCase()
         const label = `header ${lower}`
@@ -151,8 +158,10 @@ export function compileSources(from: unknown, where: string): CompiledSource[] {
         }
       }
     }
-    throw new InvalidConfigurationError(
+    throw invalidOption(
+      PACKAGE,
       `${where}: from[${index}] must be 'context', { header }, { claim }, { pathParameter } or a function`,
+      { option: 'from', value: source },
     )
   })
 }

@@ -1,4 +1,4 @@
-import { InvalidConfigurationError } from '@lmi/core'
+import { is, type OptionSchema } from '@lmi/core/internal'
 import { InvalidTenantError } from './errors.ts'
 
 /**
@@ -53,27 +53,20 @@ export type TenantIdCheck = (value: unknown, source: string) => string | undefin
 // a path separator of either platform.
 const UNSAFE = /[^\x20-\x7e]|[/\\]/
 
-/** Builds the check once, at creation; throws `InvalidConfigurationError` for bad options. */
-export function createTenantIdCheck(
-  options: TenantValidationOptions,
-  where: string,
-): TenantIdCheck {
+/** The option schema of {@link TenantValidationOptions}, part of `tenant()`'s. */
+export const validationOptionSchema: OptionSchema = {
+  pattern: is.regExp,
+  validate: is.function,
+  maxLength: is.positiveInteger,
+}
+
+/** Builds the check once, at creation, from options {@link validationOptionSchema} accepted. */
+export function createTenantIdCheck(options: TenantValidationOptions): TenantIdCheck {
   const {
     pattern = DEFAULT_TENANT_PATTERN,
     validate,
     maxLength = DEFAULT_TENANT_MAX_LENGTH,
   } = options
-  if (!(pattern instanceof RegExp)) {
-    throw new InvalidConfigurationError(`${where}: pattern must be a RegExp`)
-  }
-  if (validate !== undefined && typeof validate !== 'function') {
-    throw new InvalidConfigurationError(`${where}: validate must be a function`)
-  }
-  if (!Number.isSafeInteger(maxLength) || maxLength < 1) {
-    throw new InvalidConfigurationError(
-      `${where}: maxLength must be a positive integer, got ${String(maxLength)}`,
-    )
-  }
   // Anchored so an unanchored pattern cannot accept an id by matching part of it, and without
   // `g`/`y`, whose `lastIndex` would make `test()` answer differently from one call to the next.
   const whole = new RegExp(`^(?:${pattern.source})$`, pattern.flags.replace(/[gy]/g, ''))

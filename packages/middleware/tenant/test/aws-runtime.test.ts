@@ -7,11 +7,12 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { after, before, describe, it } from 'node:test'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { LambdaContext } from '@lmi/core'
+import { barrier, lambdaContext } from '@lmi/test-kit'
 import middy from '@middy/core'
 import { request } from 'undici'
 import { installTenantHeader } from '../src/http.ts'
 import { getTenantId, TenantMismatchError, tenant } from '../src/index.ts'
-import { barrier, type EchoServer, lambdaContext, startEchoServer } from './helpers.ts'
+import { type EchoServer, startEchoServer } from './helpers.ts'
 
 const REQUEST_ID = Symbol.for('_AWS_LAMBDA_REQUEST_ID')
 const TENANT_ID = Symbol.for('_AWS_LAMBDA_TENANT_ID')
@@ -112,7 +113,11 @@ describe('plain middy on AWS runtime', () => {
       tenant({ from: ['context', { header: 'x-tenant-id' }] }),
     )
     await assert.rejects(
-      invoke(handler, { headers: { 'x-tenant-id': 'globex' } }, lambdaContext('req-x', 'acme')),
+      invoke(
+        handler,
+        { headers: { 'x-tenant-id': 'globex' } },
+        lambdaContext('req-x', { tenantId: 'acme' }),
+      ),
       TenantMismatchError,
     )
   })

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { BUNDLE_FORMATS, BundleDir, pick } from '../../context/test/helpers/bundle.ts'
+import { BUNDLE_FORMATS, BundleDir, pick } from '@lmi/test-kit/bundle'
 import { type EchoServer, startEchoServer } from './helpers.ts'
 
 const TENANT = `

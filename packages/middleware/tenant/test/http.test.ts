@@ -6,11 +6,12 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { InvalidConfigurationError, type LambdaContext, lmi } from '@lmi/core'
+import { lambdaContext } from '@lmi/test-kit'
 import fc from 'fast-check'
 import { Agent, Dispatcher, getGlobalDispatcher, interceptors, Pool, request } from 'undici'
 import { installTenantHeader, type TenantHeaderOptions, tenantInterceptor } from '../src/http.ts'
 import { tenant } from '../src/index.ts'
-import { type EchoServer, lambdaContext, startEchoServer } from './helpers.ts'
+import { type EchoServer, startEchoServer } from './helpers.ts'
 
 let serverA: EchoServer
 let serverB: EchoServer
@@ -48,7 +49,7 @@ async function tenantSeen(
 /** An lmi handler bound to `tenantId` (tenant isolation mode) that runs `fn`. */
 function inInvocation<T>(tenantId: string | undefined, fn: () => Promise<T>): Promise<T> {
   const handler = lmi(async () => fn()).use(tenant({ required: false }))
-  return handler({}, lambdaContext(`req-${tenantId}`, tenantId)) as Promise<T>
+  return handler({}, lambdaContext(`req-${tenantId}`, { tenantId })) as Promise<T>
 }
 
 describe('tenantInterceptor() on a Pool', () => {
@@ -73,7 +74,7 @@ describe('tenantInterceptor() on a Pool', () => {
       return tenantSeen(pool, serverA.origin, `/during/${context.tenantId}`)
     }).use(tenant())
     // Act
-    const during = await handler({}, lambdaContext('req-escape', 'acme'))
+    const during = await handler({}, lambdaContext('req-escape', { tenantId: 'acme' }))
     release.resolve() // only now, after the invocation answered
     const afterwards = await escaped
     // Assess
@@ -179,7 +180,7 @@ describe('tenantInterceptor() on a Pool', () => {
   it('sends no header for a tenant id a header cannot carry (bound without tenant())', async () => {
     const pool = poolA(serverA.origin)
     const handler = lmi(async () => tenantSeen(pool, serverA.origin, '/unsafe'))
-    assert.equal(await handler({}, lambdaContext('req-unsafe', 'caf\u00e9')), null)
+    assert.equal(await handler({}, lambdaContext('req-unsafe', { tenantId: 'caf\u00e9' })), null)
   })
 })
 
@@ -415,7 +416,7 @@ describe('header forms (fast-check)', () => {
         { numRuns: 500 },
       )
     })
-    await handler({}, lambdaContext('req-forms', 'acme'))
+    await handler({}, lambdaContext('req-forms', { tenantId: 'acme' }))
   })
 
   it('passes the very same headers object through outside an invocation', () => {

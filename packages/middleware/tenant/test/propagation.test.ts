@@ -6,11 +6,12 @@ import { after, before, describe, it } from 'node:test'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { createLogger } from '@lmi/context'
 import { getInvocation, type LambdaContext, lmi } from '@lmi/core'
+import { barrier, lambdaContext } from '@lmi/test-kit'
 import middy from '@middy/core'
 import { request } from 'undici'
 import { installTenantHeader } from '../src/http.ts'
 import { getTenantId, NoTenantError, tenant, tryGetTenantId } from '../src/index.ts'
-import { barrier, type EchoServer, lambdaContext, startEchoServer } from './helpers.ts'
+import { type EchoServer, startEchoServer } from './helpers.ts'
 
 interface AwsLambdaGlobal {
   awslambda?: { InvokeStore?: { getTenantId(): string | undefined } }

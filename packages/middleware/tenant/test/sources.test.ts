@@ -1,5 +1,5 @@
 // Where tenant() finds the tenant id, in which order, and what wins when the platform already
-// gave one. Events are real API Gateway / ALB / Function URL captures (test/fixtures/events).
+// gave one. Events are real API Gateway / ALB / Function URL captures (@lmi/test-kit's events/).
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import {
@@ -10,6 +10,7 @@ import {
   lmi,
   TenantConflictError,
 } from '@lmi/core'
+import { lambdaContext, loadEvent } from '@lmi/test-kit'
 import {
   getTenantId,
   InvalidTenantError,
@@ -20,7 +21,6 @@ import {
   tenant,
   tryGetTenantId,
 } from '../src/index.ts'
-import { lambdaContext, loadEvent } from './helpers.ts'
 
 interface Seen {
   context: string | undefined
@@ -52,7 +52,7 @@ function restEvent(headers: Record<string, string> = {}) {
 describe("the platform's tenant id (context)", () => {
   it('binds context.tenantId by default', async () => {
     // Prepare: tenant isolation mode gave the invocation 'acme'.
-    const context = lambdaContext('req-1', 'acme')
+    const context = lambdaContext('req-1', { tenantId: 'acme' })
     // Act
     const seen = await run({}, restEvent(), context)
     // Assess
@@ -79,7 +79,7 @@ describe('header source', () => {
   })
 
   it('reads the header of HTTP API (v2), ALB and Function URL events', async () => {
-    for (const name of ['apigw-http-jwt.json', 'alb.json', 'function-url.json']) {
+    for (const name of ['apigw-http-jwt.json', 'alb.json', 'function-url.json'] as const) {
       const event = loadEvent(name)
       event.headers['x-tenant-id'] = `t-${name.length}`
       const seen = await run({ from: [{ header: 'X-Tenant-ID' }] }, event)
@@ -272,7 +272,7 @@ describe('platform versus event', () => {
       [{ header: 'x-tenant-id' }, 'context'],
       [{ header: 'x-tenant-id' }],
     ] as TenantOptions['from'][]) {
-      const context = lambdaContext('req-1', 'acme')
+      const context = lambdaContext('req-1', { tenantId: 'acme' })
       await assert.rejects(
         run({ from }, restEvent({ 'x-tenant-id': 'globex' }), context),
         (error) => {
@@ -307,7 +307,7 @@ describe('platform versus event', () => {
         ],
       },
       event,
-      lambdaContext('req-1', 'acme'),
+      lambdaContext('req-1', { tenantId: 'acme' }),
     )
     assert.deepEqual(seen, { context: 'acme', current: 'acme' })
     assert.equal(functionCalls, 1)
@@ -315,14 +315,22 @@ describe('platform versus event', () => {
 
   it('checks an async source against the platform too', async () => {
     await assert.rejects(
-      run({ from: ['context', async () => 'globex'] }, {}, lambdaContext('req-1', 'acme')),
+      run(
+        { from: ['context', async () => 'globex'] },
+        {},
+        lambdaContext('req-1', { tenantId: 'acme' }),
+      ),
       TenantMismatchError,
     )
   })
 
   it('requires the event to carry the tenant when context is not among the sources', async () => {
     await assert.rejects(
-      run({ from: [{ header: 'x-tenant-id' }] }, restEvent(), lambdaContext('req-1', 'acme')),
+      run(
+        { from: [{ header: 'x-tenant-id' }] },
+        restEvent(),
+        lambdaContext('req-1', { tenantId: 'acme' }),
+      ),
       TenantRequiredError,
     )
   })
@@ -335,7 +343,7 @@ describe('platform versus event', () => {
       })
       .use(tenant({ from: ['context'] }))
     // Act + Assess
-    await assert.rejects(handler({}, lambdaContext('req-1', 'acme')), (error) => {
+    await assert.rejects(handler({}, lambdaContext('req-1', { tenantId: 'acme' })), (error) => {
       assert.ok(error instanceof TenantMismatchError)
       assert.ok(error.cause instanceof TenantConflictError)
       assert.equal(error.tenantId, 'acme')
@@ -429,7 +437,7 @@ describe('errors', () => {
       [
         { from: [{ header: 'x-tenant-id' }] },
         restEvent({ 'x-tenant-id': 'b' }),
-        lambdaContext('r', 'a'),
+        lambdaContext('r', { tenantId: 'a' }),
       ],
     ] as const) {
       await run(options, event, context).catch((error: TenantError) => errors.push(error))

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { type LambdaContext, lmi } from '@lmi/core'
+import { lambdaContext } from '@lmi/test-kit'
 import fc from 'fast-check'
 import {
   DEFAULT_TENANT_MAX_LENGTH,
@@ -14,7 +15,6 @@ import {
   type TenantOptions,
   tenant,
 } from '../src/index.ts'
-import { lambdaContext } from './helpers.ts'
 
 const fromHeader: TenantOptions = { from: [{ header: 'x-tenant-id' }] }
 
@@ -134,7 +134,7 @@ describe('configured validation', () => {
 
   it('validates the platform id as well', async () => {
     const handler = handlerFor({ pattern: /t-[0-9]+/ })
-    await assert.rejects(handler({}, lambdaContext('r', 'acme')), (error) => {
+    await assert.rejects(handler({}, lambdaContext('r', { tenantId: 'acme' })), (error) => {
       return error instanceof InvalidTenantError && error.source === 'context'
     })
   })
@@ -232,7 +232,7 @@ describe('properties (fast-check)', () => {
         fc.option(tenantIds, { nil: undefined }),
         async (headers, multiValueHeaders, platform) => {
           const event = { headers, multiValueHeaders }
-          const result = await attempt(event, lambdaContext('r', platform))
+          const result = await attempt(event, lambdaContext('r', { tenantId: platform }))
           if (typeof result === 'string') {
             assertSafe(result)
           } else {
@@ -276,7 +276,7 @@ describe('properties (fast-check)', () => {
             },
             pathParameters: path === undefined ? null : { tenantId: path },
           }
-          const result = await attempt(event, lambdaContext('r', platform))
+          const result = await attempt(event, lambdaContext('r', { tenantId: platform }))
           if (typeof result === 'string') {
             assertSafe(result)
             if (platform !== undefined && platform !== '') assert.equal(result, platform)

@@ -1,4 +1,24 @@
 import { LmiError } from '@lmi/core'
+import { brand } from '@lmi/core/internal'
+
+/** The package named in `InvalidConfigurationError`'s `cause` (middy's `{ package, data }`). */
+export const PACKAGE = '@lmi/tmp-scope'
+
+/**
+ * Every code the errors of `@lmi/tmp-scope` carry; stable and never reused.
+ *
+ * @example
+ * ```ts
+ * import { CODES } from '@lmi/tmp-scope'
+ * if (error.code === CODES.TMP_ESCAPE) return { statusCode: 400 }
+ * ```
+ */
+export const CODES = {
+  TMP_ESCAPE: 'LMI_TMP_ESCAPE',
+  TMP_QUOTA: 'LMI_TMP_QUOTA',
+  TMP_ENDED: 'LMI_TMP_ENDED',
+  NO_TMP_SCOPE: 'LMI_NO_TMP_SCOPE',
+} as const
 
 /**
  * Base class of the errors `@lmi/tmp-scope` throws.
@@ -14,6 +34,8 @@ export class TmpScopeError extends LmiError {
     this.name = 'TmpScopeError'
   }
 }
+// `instanceof TmpScopeError` also holds for an error made by another copy of this package.
+brand(TmpScopeError, '@lmi/tmp-scope/TmpScopeError')
 
 /**
  * Why a path was refused (`TmpEscapeError.reason`).
@@ -38,7 +60,7 @@ export type TmpEscapeReason = 'not-a-string' | 'nul-byte' | 'absolute' | 'parent
 export class TmpEscapeError extends TmpScopeError {
   readonly reason: TmpEscapeReason
   constructor(reason: TmpEscapeReason, detail: string) {
-    super(`Refused a tmp path that escapes the invocation's directory: ${detail}`, 'LMI_TMP_ESCAPE')
+    super(`Refused a tmp path that escapes the invocation's directory: ${detail}`, CODES.TMP_ESCAPE)
     this.name = 'TmpEscapeError'
     this.reason = reason
   }
@@ -65,7 +87,7 @@ export class TmpQuotaExceededError extends TmpScopeError {
   constructor(quotaBytes: number, usedBytes: number) {
     super(
       `The invocation's tmp directory would hold ${usedBytes} bytes, over its quota of ${quotaBytes}`,
-      'LMI_TMP_QUOTA',
+      CODES.TMP_QUOTA,
     )
     this.name = 'TmpQuotaExceededError'
     this.quotaBytes = quotaBytes
@@ -97,7 +119,7 @@ export class TmpScopeEndedError extends TmpScopeError {
   constructor(requestId: string) {
     super(
       `The tmp directory of invocation ${requestId} was used after the invocation ended`,
-      'LMI_TMP_ENDED',
+      CODES.TMP_ENDED,
     )
     this.name = 'TmpScopeEndedError'
   }
@@ -116,7 +138,7 @@ export class NoTmpScopeError extends TmpScopeError {
   constructor() {
     super(
       'No tmp scope in this async context: use tmpScope() in the chain, and call getTmpDir() from code an invocation runs',
-      'LMI_NO_TMP_SCOPE',
+      CODES.NO_TMP_SCOPE,
     )
     this.name = 'NoTmpScopeError'
   }

@@ -1,4 +1,5 @@
 export {
+  CODES,
   NoTmpScopeError,
   TmpEscapeError,
   type TmpEscapeReason,
@@ -13,6 +14,7 @@ export {
   type TmpScopeOptions,
   tmpPath,
   tmpScope,
+  tryGetTmp,
 } from './middleware.ts'
 export { sweepTmpLeftovers } from './owner.ts'
 export type { TmpDir } from './tmp-dir.ts'

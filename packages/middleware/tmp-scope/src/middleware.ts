@@ -3,15 +3,16 @@ import diagnosticsChannel from 'node:diagnostics_channel'
 import { rmdir } from 'node:fs/promises'
 import { isAbsolute, join, normalize } from 'node:path'
 import {
-  InvalidConfigurationError,
   type InvocationEndMessage,
+  invocationLocal,
   type LmiRequest,
   type Middleware,
   onShutdown,
   type Transform,
   tryGetInvocation,
 } from '@lmi/core'
-import { NoTmpScopeError, TmpQuotaExceededError } from './errors.ts'
+import { declareTmpScope, is, type OptionSchema, validateOptions } from '@lmi/core/internal'
+import { NoTmpScopeError, PACKAGE, TmpQuotaExceededError } from './errors.ts'
 import { ownerName, sweepTmpLeftovers } from './owner.ts'
 import { InvocationTmpDir, type TmpConfig, type TmpDir } from './tmp-dir.ts'
 
@@ -69,49 +70,29 @@ export interface TmpScopeMiddleware
   idle(): Promise<void>
 }
 
-const KNOWN_OPTIONS = new Set(['root', 'scope', 'keepOnError', 'quotaBytes', 'sweep', 'perTenant'])
+const optionSchema: OptionSchema = {
+  root: (value) =>
+    typeof value === 'string' && isAbsolute(value) && !value.includes('\0')
+      ? undefined
+      : `an absolute path, got ${JSON.stringify(value)}`,
+  scope: (value) =>
+    typeof value === 'string' &&
+    value !== '' &&
+    value !== '.' &&
+    value !== '..' &&
+    !/[/\\\0]/.test(value)
+      ? undefined
+      : `one directory name, got ${JSON.stringify(value)}`,
+  keepOnError: is.boolean,
+  quotaBytes: is.positiveInteger,
+  sweep: is.boolean,
+  perTenant: is.boolean,
+}
 
 function resolveOptions(options: TmpScopeOptions | undefined): TmpConfig & { sweep: boolean } {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) {
-    throw new InvalidConfigurationError('tmpScope(options): options must be an object')
-  }
-  for (const key of Object.keys(options ?? {})) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      throw new InvalidConfigurationError(`tmpScope(options): unknown option ${key}`)
-    }
-  }
+  validateOptions(PACKAGE, 'tmpScope(options)', options, optionSchema)
   const { root = '/tmp', scope = 'lmi', keepOnError = false, quotaBytes } = options ?? {}
   const { sweep = true, perTenant = true } = options ?? {}
-  if (typeof root !== 'string' || !isAbsolute(root) || root.includes('\0')) {
-    throw new InvalidConfigurationError(
-      `tmpScope(options): root must be an absolute path, got ${JSON.stringify(root)}`,
-    )
-  }
-  if (
-    typeof scope !== 'string' ||
-    scope === '' ||
-    scope === '.' ||
-    scope === '..' ||
-    /[/\\\0]/.test(scope)
-  ) {
-    throw new InvalidConfigurationError(
-      `tmpScope(options): scope must be one directory name, got ${JSON.stringify(scope)}`,
-    )
-  }
-  if (quotaBytes !== undefined && !(Number.isSafeInteger(quotaBytes) && quotaBytes > 0)) {
-    throw new InvalidConfigurationError(
-      `tmpScope(options): quotaBytes must be a positive integer, got ${String(quotaBytes)}`,
-    )
-  }
-  for (const [name, value] of [
-    ['keepOnError', keepOnError],
-    ['sweep', sweep],
-    ['perTenant', perTenant],
-  ] as const) {
-    if (typeof value !== 'boolean') {
-      throw new InvalidConfigurationError(`tmpScope(options): ${name} must be a boolean`)
-    }
-  }
   const normalized = normalize(root)
   return {
     root: normalized,
@@ -124,22 +105,23 @@ function resolveOptions(options: TmpScopeOptions | undefined): TmpConfig & { swe
   }
 }
 
-// Which directory belongs to the running invocation, for getTmpDir() deep in its call tree: a
-// property of the invocation (or of AWS's InvokeStore context), so it lives as long as it does.
-// Not a WeakMap: an entry per short-lived key costs ~1 µs of garbage collection per invocation.
-const kCurrent = Symbol.for('@lmi/tmp-scope/current')
-type Holder = { [kCurrent]?: InvocationTmpDir } & Record<symbol, unknown>
+// Which directory belongs to the running invocation, for getTmpDir() deep in its call tree:
+// a value of the invocation (lmi's, or AWS's InvokeStore context), so it lives as long as it does.
+const current = invocationLocal<InvocationTmpDir>('@lmi/tmp-scope/current')
 
-function awsInvokeStoreContext(): object | undefined {
-  const store = (
-    globalThis as { awslambda?: { InvokeStore?: { getContext?: () => object | undefined } } }
-  ).awslambda?.InvokeStore
-  return typeof store?.getContext === 'function' ? store.getContext() : undefined
-}
-
-function lookup(): InvocationTmpDir | undefined {
-  const holder = (tryGetInvocation() ?? awsInvokeStoreContext()) as Holder | undefined
-  return holder?.[kCurrent]
+/**
+ * The current invocation's {@link TmpDir}, or `undefined` outside an invocation or when no
+ * `tmpScope()` middleware runs in it. The shared-state detectors read it too, to report a
+ * write to /tmp outside the invocation's own directory.
+ *
+ * @example
+ * ```ts
+ * import { tryGetTmp } from '@lmi/tmp-scope'
+ * const dir = tryGetTmp()?.dir ?? '/tmp'
+ * ```
+ */
+export function tryGetTmp(): TmpDir | undefined {
+  return current.get()
 }
 
 /**
@@ -168,13 +150,15 @@ function lookup(): InvocationTmpDir | undefined {
  */
 export function tmpScope(options?: TmpScopeOptions): TmpScopeMiddleware {
   const config = resolveOptions(options)
+  declareTmpScope(tryGetTmp)
   const pending = new Set<Promise<void>>()
   // This middleware's directory of an invocation, on the invocation when its removal waits for
   // the invocation's end, else on the request (removed in the hooks).
   const kOwn = Symbol('tmpScope')
+  type Owner = { [kOwn]?: InvocationTmpDir | undefined }
   const take = (holder: object): InvocationTmpDir | undefined => {
-    const tmp = (holder as Holder)[kOwn] as InvocationTmpDir | undefined
-    if (tmp !== undefined) (holder as Holder)[kOwn] = undefined
+    const tmp = (holder as Owner)[kOwn]
+    if (tmp !== undefined) (holder as Owner)[kOwn] = undefined
     return tmp
   }
 
@@ -228,17 +212,13 @@ export function tmpScope(options?: TmpScopeOptions): TmpScopeMiddleware {
         invocation === undefined ? undefined : () => invocation.watchEnd(),
       )
       ;(request.context as { tmp?: TmpDir }).tmp = tmp
-      if (invocation !== undefined) {
-        ;(invocation as unknown as Holder)[kCurrent] = tmp
-        ;(invocation as unknown as Holder)[kOwn] = tmp
-      } else {
-        const holder = awsInvokeStoreContext() as Holder | undefined
-        if (holder !== undefined) holder[kCurrent] = tmp
-        ;(request as unknown as Holder)[kOwn] = tmp
-      }
+      // Outside any invocation (a unit test calling the hooks) nothing can hold it.
+      if (current.active) current.set(tmp)
+      if (invocation !== undefined) (invocation as Owner)[kOwn] = tmp
+      else (request as Owner)[kOwn] = tmp
     },
     after: function tmpScopeAfter(request: LmiRequest<unknown, unknown, object>) {
-      const hooked = (request as unknown as Holder)[kOwn] as InvocationTmpDir | undefined
+      const hooked = (request as Owner)[kOwn]
       const tmp = hooked ?? atEndOf(request)
       if (tmp === undefined) return undefined
       const finish = () => {
@@ -277,7 +257,7 @@ export function tmpScope(options?: TmpScopeOptions): TmpScopeMiddleware {
  * ```
  */
 export function getTmpDir(): string {
-  const tmp = lookup()
+  const tmp = current.get()
   if (tmp === undefined) throw new NoTmpScopeError()
   return tmp.dir
 }
@@ -293,7 +273,7 @@ export function getTmpDir(): string {
  * ```
  */
 export function tmpPath(...segments: string[]): string {
-  const tmp = lookup()
+  const tmp = current.get()
   if (tmp === undefined) throw new NoTmpScopeError()
   return tmp.path(...segments)
 }
@@ -309,7 +289,7 @@ export function tmpPath(...segments: string[]): string {
  * ```
  */
 export function getTmp(): TmpDir {
-  const tmp = lookup()
+  const tmp = current.get()
   if (tmp === undefined) throw new NoTmpScopeError()
   return tmp
 }

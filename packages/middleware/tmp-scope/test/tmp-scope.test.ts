@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { bindTenantId, InvalidConfigurationError, type LambdaContext, lmi } from '@lmi/core'
+import { barrier, lambdaContext } from '@lmi/test-kit'
 import middy from '@middy/core'
 import {
   getTmp,
@@ -32,25 +33,6 @@ after(async () => {
   await Promise.all(roots.map((root) => rm(root, { recursive: true, force: true })))
 })
 
-function context(requestId: string, tenantId?: string): LambdaContext {
-  return {
-    awsRequestId: requestId,
-    tenantId,
-    getRemainingTimeInMillis: () => 10_000,
-  } as LambdaContext
-}
-
-/** Resolves once `size` callers have arrived. */
-function barrier(size: number): () => Promise<void> {
-  let arrived = 0
-  const all = Promise.withResolvers<void>()
-  return () => {
-    arrived++
-    if (arrived === size) all.resolve()
-    return all.promise
-  }
-}
-
 type TmpContext = LambdaContext & { tmp: TmpDir }
 
 describe('tmpScope: the directory', () => {
@@ -59,7 +41,7 @@ describe('tmpScope: the directory', () => {
     const scope = tmpScope({ root, sweep: false })
     const handler = lmi(async () => 'ok').use(scope)
 
-    assert.equal(await handler({}, context('req-1')), 'ok')
+    assert.equal(await handler({}, lambdaContext('req-1')), 'ok')
     await scope.idle()
 
     assert.deepEqual(readdirSync(root), [])
@@ -71,7 +53,7 @@ describe('tmpScope: the directory', () => {
       tmpScope({ root, scope: 'jobs', sweep: false }),
     )
 
-    const dir = await handler({}, context('req-1'))
+    const dir = await handler({}, lambdaContext('req-1'))
 
     assert.equal(dir, join(root, 'jobs', ownerName(), 'req-1'))
     assert.match(ownerName(), /^\d+(-\d+)?$/)
@@ -90,7 +72,7 @@ describe('tmpScope: the directory', () => {
     }).use(scope)
 
     const results = await Promise.all(
-      Array.from({ length: size }, (_, n) => handler({ n }, context(`req-${n}`))),
+      Array.from({ length: size }, (_, n) => handler({ n }, lambdaContext(`req-${n}`))),
     )
 
     results.forEach((result, n) => {
@@ -113,12 +95,18 @@ describe('tmpScope: the directory', () => {
       tmpScope({ root, sweep: false, perTenant: false }),
     )
 
-    assert.equal(await bound({}, context('req-1')), join(root, 'lmi', ownerName(), 'acme', 'req-1'))
     assert.equal(
-      await platform({}, context('req-2', 'globex')),
+      await bound({}, lambdaContext('req-1')),
+      join(root, 'lmi', ownerName(), 'acme', 'req-1'),
+    )
+    assert.equal(
+      await platform({}, lambdaContext('req-2', { tenantId: 'globex' })),
       join(root, 'lmi', ownerName(), 'globex', 'req-2'),
     )
-    assert.equal(await off({}, context('req-3', 'globex')), join(root, 'lmi', ownerName(), 'req-3'))
+    assert.equal(
+      await off({}, lambdaContext('req-3', { tenantId: 'globex' })),
+      join(root, 'lmi', ownerName(), 'req-3'),
+    )
   })
 
   it('names the directory by a hash when a request or tenant id is not a safe file name', async () => {
@@ -127,7 +115,7 @@ describe('tmpScope: the directory', () => {
       tmpScope({ root, sweep: false }),
     )
 
-    const dir = await handler({}, context('../../etc', '..'))
+    const dir = await handler({}, lambdaContext('../../etc', { tenantId: '..' }))
 
     assert.match(dir, new RegExp(`^${root}/lmi/${ownerName()}/h-[0-9a-f]{32}/h-[0-9a-f]{32}$`))
   })
@@ -140,7 +128,7 @@ describe('tmpScope: the directory', () => {
       return { nested, dir: getTmpDir() }
     }).use(tmpScope({ root, sweep: false }))
 
-    const result = await handler({}, context('req-1'))
+    const result = await handler({}, lambdaContext('req-1'))
 
     assert.equal(result.nested, join(result.dir, 'a.txt'))
     assert.throws(() => getTmpDir(), NoTmpScopeError)
@@ -154,7 +142,7 @@ describe('tmpScope: path() refuses escapes', () => {
     const handler = lmi(async (_event, ctx: TmpContext) => fn(ctx.tmp)).use(
       tmpScope({ root, sweep: false }),
     )
-    return handler({}, context(`req-${Math.random()}`))
+    return handler({}, lambdaContext(`req-${Math.random()}`))
   }
 
   it('refuses .., absolute paths, NUL bytes and non-strings with a typed reason', async () => {
@@ -258,7 +246,7 @@ describe('tmpScope: removal', () => {
       return ctx.tmp.dir
     }).use(scope)
 
-    const dir = await handler({}, context('req-1'))
+    const dir = await handler({}, lambdaContext('req-1'))
     await scope.idle()
 
     assert.equal(existsSync(dir), false)
@@ -277,8 +265,8 @@ describe('tmpScope: removal', () => {
     const onWarning = (warning: Error) => warnings.push(warning)
     process.on('warning', onWarning)
 
-    await assert.rejects(failing(removing)({}, context('req-1')), /boom/)
-    await assert.rejects(failing(keeping)({}, context('req-2')), /boom/)
+    await assert.rejects(failing(removing)({}, lambdaContext('req-1')), /boom/)
+    await assert.rejects(failing(keeping)({}, lambdaContext('req-2')), /boom/)
     await removing.idle()
     await keeping.idle()
     await new Promise((resolve) => setImmediate(resolve)) // warnings are emitted on next tick
@@ -308,7 +296,7 @@ describe('tmpScope: removal', () => {
       })
       .use(scope)
 
-    const response = (await handler({}, context('req-1'))) as { body: string; file: string }
+    const response = (await handler({}, lambdaContext('req-1'))) as { body: string; file: string }
     await scope.idle()
 
     assert.equal(response.body, '14')
@@ -328,8 +316,8 @@ describe('tmpScope: removal', () => {
       throw new Error('boom')
     }).use(scope)
 
-    const dir = await handler({}, context('req-1') as TmpContext)
-    await assert.rejects(failing({}, context('req-2') as TmpContext), /boom/)
+    const dir = await handler({}, lambdaContext('req-1') as TmpContext)
+    await assert.rejects(failing({}, lambdaContext('req-2') as TmpContext), /boom/)
     await scope.idle()
 
     assert.equal(dir, join(root, 'lmi', ownerName(), 'req-1'))
@@ -347,7 +335,7 @@ describe('tmpScope: quota', () => {
       return { refused, files: readdirSync(ctx.tmp.dir), used: await ctx.tmp.usage() }
     }).use(tmpScope({ root, sweep: false, quotaBytes: 1000 }))
 
-    const { refused, files, used } = await handler({}, context('req-1'))
+    const { refused, files, used } = await handler({}, lambdaContext('req-1'))
 
     assert.ok(refused instanceof TmpQuotaExceededError)
     assert.equal(refused.code, 'LMI_TMP_QUOTA')
@@ -368,7 +356,7 @@ describe('tmpScope: quota', () => {
       return { outcomes: outcomes.map((outcome) => outcome.status), used: await ctx.tmp.usage() }
     }).use(tmpScope({ root, sweep: false, quotaBytes: 1000 }))
 
-    const { outcomes, used } = await handler({}, context('req-1'))
+    const { outcomes, used } = await handler({}, lambdaContext('req-1'))
 
     assert.ok(used <= 1000, `used ${used}`)
     assert.ok(outcomes.includes('rejected'))
@@ -382,7 +370,7 @@ describe('tmpScope: quota', () => {
       return 'done'
     }).use(scope)
 
-    await assert.rejects(handler({}, context('req-1')), TmpQuotaExceededError)
+    await assert.rejects(handler({}, lambdaContext('req-1')), TmpQuotaExceededError)
     await scope.idle()
 
     assert.deepEqual(readdirSync(join(root, 'lmi', ownerName())), [])

@@ -4,7 +4,16 @@
 // subscribers.
 import diagnosticsChannel from 'node:diagnostics_channel'
 
-/** The names of the channels lmi publishes (`lmi:*`) and of Node's and undici's it reads. */
+/**
+ * The names of the channels lmi publishes (`lmi:*`) and of Node's and undici's it reads.
+ *
+ * @example
+ * ```ts
+ * import diagnosticsChannel from 'node:diagnostics_channel'
+ * import { CHANNELS } from '@lmi/core'
+ * diagnosticsChannel.subscribe(CHANNELS.finding, (finding) => console.log(finding))
+ * ```
+ */
 export const CHANNELS = {
   /** lmi: once per invocation, when it is answered ({@link invocationEndChannel}). */
   invocationEnd: 'lmi:invocation:end',

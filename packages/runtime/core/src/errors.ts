@@ -1,4 +1,28 @@
-import { inspect, types } from 'node:util'
+import type { Finding } from './detect/findings.ts'
+
+// Every error @lmi/core throws is in this file: its class, its code in CODES, one brand for
+// all (`instanceof LmiError` across copies of the package).
+
+/**
+ * The codes of the errors `@lmi/core` throws, stable and never reused. (A `SharedStateError`
+ * carries its finding's code, one of `FINDING_CODES`.)
+ *
+ * @example
+ * ```ts
+ * import { CODES } from '@lmi/core'
+ * if (error.code === CODES.NO_INVOCATION) return fallback()
+ * ```
+ */
+export const CODES = {
+  INVALID_CONFIGURATION: 'LMI_INVALID_CONFIGURATION',
+  INVOCATION_TIMEOUT: 'LMI_INVOCATION_TIMEOUT',
+  NO_INVOCATION: 'LMI_NO_INVOCATION',
+  TENANT_CONFLICT: 'LMI_TENANT_CONFLICT',
+  INVALID_MIDDLEWARE: 'LMI_INVALID_MIDDLEWARE',
+  INVALID_INVOCATION: 'LMI_INVALID_INVOCATION',
+  STREAMED_RESPONSE: 'LMI_STREAMED_RESPONSE',
+  RUNTIME_CONFLICT: 'LMI_RUNTIME_CONFLICT',
+} as const
 
 /** True when `value` carries `brand` (set on an error class's prototype by {@link brand}). */
 export function hasBrand(value: unknown, brand: symbol): boolean {
@@ -71,7 +95,7 @@ brand(LmiError, '@lmi/core/LmiError')
  */
 export class InvalidConfigurationError extends LmiError {
   constructor(message: string, options?: ErrorOptions) {
-    super(message, 'LMI_INVALID_CONFIGURATION', options)
+    super(message, CODES.INVALID_CONFIGURATION, options)
     this.name = 'InvalidConfigurationError'
   }
 }
@@ -92,173 +116,126 @@ export class InvocationTimeoutError extends LmiError {
   constructor(requestId: string, timeoutMs: number) {
     super(
       `RequestId: ${requestId} Error: Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`,
-      'LMI_INVOCATION_TIMEOUT',
+      CODES.INVOCATION_TIMEOUT,
     )
     this.name = 'Sandbox.Timedout'
   }
 }
 
-// Captured at load: a handler that patches the prototypes must not reach into our fallbacks.
-const symbolToString = Symbol.prototype.toString
-const bigintToString = BigInt.prototype.toString
-const reflectGet = Reflect.get
-const isProxy = types.isProxy
-
-/** `value[key]`, or `undefined` when reading it throws (a getter, a proxy trap, a revoked proxy). */
-function read(value: object, key: PropertyKey): unknown {
-  try {
-    return reflectGet(value, key)
-  } catch {
-    return undefined
-  }
-}
-
-/** `instanceof Error` that survives proxies whose `getPrototypeOf` trap throws or is revoked. */
-export function isError(value: unknown): value is Error {
-  try {
-    return value instanceof Error
-  } catch {
-    return false
-  }
-}
-
-/** What is shown of an error's message that could not be read or turned into a string. */
-const UNREADABLE_MESSAGE = '<message could not be read>'
-
-function primitiveText(value: unknown): string | undefined {
-  switch (typeof value) {
-    case 'string':
-      return value
-    case 'symbol':
-      return symbolToString.call(value)
-    case 'bigint':
-      return `${bigintToString.call(value)}n`
-    case 'number':
-    case 'boolean':
-    case 'undefined':
-      return String(value)
-    default:
-      return value === null ? 'null' : undefined
+/**
+ * Thrown by {@link getInvocation} outside an invocation (at init, or in work that was not
+ * started by one).
+ *
+ * @example
+ * ```ts
+ * getInvocation() // at module top level => NoInvocationError
+ * ```
+ */
+export class NoInvocationError extends LmiError {
+  constructor() {
+    super(
+      'No invocation is running in this async context (called at init, or from work not started by an invocation)',
+      CODES.NO_INVOCATION,
+    )
+    this.name = 'NoInvocationError'
   }
 }
 
 /**
- * Text for an object that JSON cannot render (a BigInt inside, a throwing `toJSON`, a
- * function). `util.inspect` reads own properties without calling getters, `toString`,
- * `Symbol.toPrimitive` or custom inspectors, so it cannot be made to throw by the value; a proxy
- * is named, never inspected, since inspecting would show the target the proxy hides.
+ * Thrown by {@link bindTenantId} when the invocation already has another tenant id — the one
+ * Lambda's tenant isolation mode gave it, or one bound before. A tenant id is never replaced:
+ * an event claiming another tenant than the platform's must not win.
+ *
+ * @example
+ * ```ts
+ * // invoked with tenant id 'acme'
+ * bindTenantId('globex') // => TenantConflictError
+ * ```
  */
-function inspectText(value: object): string {
-  if (isProxy(value)) return typeof value === 'function' ? '[Function: Proxy]' : '[object Proxy]'
-  try {
-    return inspect(value, {
-      customInspect: false,
-      getters: false,
-      showProxy: false,
-      depth: 2,
-      breakLength: Number.POSITIVE_INFINITY,
-      maxArrayLength: 20,
-      maxStringLength: 1000,
+export class TenantConflictError extends LmiError {
+  readonly requestId: string
+  constructor(requestId: string, current: string, attempted: string) {
+    super(
+      `Invocation ${requestId} already has tenant id ${JSON.stringify(current)}; refusing to rebind it to ${JSON.stringify(attempted)}`,
+      CODES.TENANT_CONFLICT,
+    )
+    this.name = 'TenantConflictError'
+    this.requestId = requestId
+  }
+}
+
+/**
+ * A middleware without any of `before`, `after`, `onError` (with `@middy/core`'s message and
+ * `cause`, so code written against middy's error keeps working), a hook that is not a
+ * function, or a handler or option of the wrong type.
+ *
+ * @example
+ * ```ts
+ * lmi(handler).use({})
+ * // => InvalidMiddlewareError: Middleware must be an object containing at least one key among
+ * //    "before", "after", "onError"   (cause: { package: '@middy/core' })
+ * ```
+ */
+export class InvalidMiddlewareError extends LmiError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, CODES.INVALID_MIDDLEWARE, options)
+    this.name = 'InvalidMiddlewareError'
+  }
+}
+
+/**
+ * The handler was called in a way Lambda never calls it (a context that is not an object).
+ *
+ * @example
+ * ```ts
+ * await handler({}, 'not a context') // => InvalidInvocationError
+ * ```
+ */
+export class InvalidInvocationError extends LmiError {
+  constructor(message: string) {
+    super(message, CODES.INVALID_INVOCATION)
+    this.name = 'InvalidInvocationError'
+  }
+}
+
+/**
+ * The chain's response, in streaming mode, is neither a string nor something to pipe; or a
+ * response in streaming mode could not be written.
+ *
+ * @example
+ * ```ts
+ * // executionMode: executionModeStreamifyResponse, the handler returns { statusCode: 200, body: 42 }
+ * // => StreamedResponseError: handler response not a Readable or ReadableStream
+ * ```
+ */
+export class StreamedResponseError extends LmiError {
+  constructor() {
+    // @middy/core's message and cause, so checks written against middy's error still match.
+    super('handler response not a Readable or ReadableStream', CODES.STREAMED_RESPONSE, {
+      cause: { package: '@middy/core' },
     })
-  } catch {
-    return typeof value === 'function' ? '[Function]' : '[object]'
+    this.name = 'StreamedResponseError'
   }
 }
 
-function errorName(error: Error): string {
-  const name = read(error, 'name')
-  return typeof name === 'string' && name !== '' ? name : 'Error'
-}
-
-function errorMessage(error: Error): string {
-  const message = read(error, 'message')
-  if (typeof message === 'string') return message
-  if (message === undefined) return UNREADABLE_MESSAGE
-  return primitiveText(message) ?? describeValue(message)
-}
-
 /**
- * A one-line description of any thrown value, for messages. Never throws, whatever the value:
- * getters, proxy traps, `toJSON`, `toString` and `Symbol.toPrimitive` that throw are read around.
- */
-export function describeValue(value: unknown): string {
-  const primitive = primitiveText(value)
-  if (primitive !== undefined) return primitive
-  const object = value as object
-  if (isError(object)) return `${errorName(object)}: ${errorMessage(object)}`
-  if (typeof object !== 'function') {
-    try {
-      const json = JSON.stringify(object)
-      // '{}' says nothing of a thenable or an object of methods; inspect names their keys.
-      if (typeof json === 'string' && json !== '{}') return json
-    } catch {
-      // A BigInt, a cycle, a throwing toJSON or getter: described below without running its code.
-    }
-  }
-  return inspectText(object)
-}
-
-/**
- * The body Lambda expects for a function error.
+ * The error a detector throws in `throw` mode, failing the offending invocation; its `code` is
+ * the finding's.
  *
  * @example
  * ```ts
- * const body: ErrorResponse = { errorType: 'TypeError', errorMessage: 'x is undefined', stackTrace: [] }
+ * await assert.rejects(handler(event, context), (error) => error instanceof SharedStateError && error.code === 'LMI_SHARED_ENV_WRITE')
  * ```
  */
-export interface ErrorResponse {
-  errorType: string
-  errorMessage: string
-  stackTrace: string[]
-}
-
-/**
- * Turns anything thrown into Lambda's error body. `errorType` is the error's own name (so a
- * Step Functions `Catch` on `ValidationError` matches), never a constant.
- *
- * @example
- * ```ts
- * class PaymentDeclinedError extends Error {}
- * toErrorResponse(new PaymentDeclinedError('card declined'))
- * // => { errorType: 'PaymentDeclinedError', errorMessage: 'card declined', stackTrace: ['at …'] }
- * ```
- */
-export function toErrorResponse(error: unknown): ErrorResponse {
-  if (isError(error)) {
-    const ownName = errorName(error)
-    const errorClass = read(error, 'constructor')
-    const constructorName =
-      typeof errorClass === 'function' || (typeof errorClass === 'object' && errorClass !== null)
-        ? read(errorClass, 'name')
-        : undefined
-    // `class MyError extends Error {}` keeps name 'Error'; the class name is the real type.
-    const errorType =
-      ownName === 'Error' && typeof constructorName === 'string' && constructorName !== ''
-        ? constructorName
-        : ownName
-    return { errorType, errorMessage: errorMessage(error), stackTrace: stackLines(error) }
+export class SharedStateError extends LmiError {
+  readonly finding: Finding
+  constructor(finding: Finding) {
+    super(finding.message, finding.code)
+    this.name = 'SharedStateError'
+    this.finding = finding
   }
-  if (typeof error === 'object' && error !== null) {
-    const errorType = read(error, 'errorType')
-    if (typeof errorType === 'string' && errorType !== '') {
-      const message = read(error, 'errorMessage')
-      return {
-        errorType,
-        errorMessage: typeof message === 'string' ? message : '',
-        stackTrace: [],
-      }
-    }
-  }
-  return { errorType: 'Error', errorMessage: describeValue(error), stackTrace: [] }
-}
 
-function stackLines(error: Error): string[] {
-  const stack = read(error, 'stack')
-  if (typeof stack !== 'string') return []
-  // The stack opens with name and message — as many lines as the message has — then the
-  // frames; Lambda's stackTrace holds the frames only. A stack with no V8 frame line (one set
-  // by hand) loses its first line only.
-  const lines = stack.split('\n')
-  const firstFrame = lines.findIndex((line) => /^\s+at /.test(line))
-  return lines.slice(firstFrame === -1 ? 1 : firstFrame).map((line) => line.trim())
+  override toJSON(): { name: string; code: string; message: string; finding: Finding } {
+    return { ...super.toJSON(), finding: this.finding }
+  }
 }

@@ -1,20 +1,12 @@
 // @lmi/core: what handlers and middlewares import — the `lmi()` chain, the invocation API,
 // `shared()`, the shared-state detectors and the errors. No HTTP client, no CLI: it loads in
 // a handler's cold start on AWS's runtime as on lmi's.
-export {
-  DEFAULT_SHARED_STATE_MODE,
-  InvalidInvocationError,
-  InvalidMiddlewareError,
-  type LmiHandler,
-  type LmiOptions,
-  type LmiPlugin,
-  lmi,
-} from './chain/chain.ts'
+export { type LmiHandler, lmi } from './chain/chain.ts'
+export { DEFAULT_SHARED_STATE_MODE, type LmiOptions, type LmiPlugin } from './chain/options.ts'
 export {
   type ExecutionMode,
   executionModeStandard,
   executionModeStreamifyResponse,
-  StreamedResponseError,
 } from './chain/streamed.ts'
 export type {
   ChainHandler,
@@ -30,16 +22,21 @@ export {
   FINDING_CODES,
   type Finding,
   type FindingCode,
-  SharedStateError,
   type SharedStateMode,
 } from './detect/findings.ts'
 export { shared } from './detect/shared.ts'
+export { type ErrorResponse, toErrorResponse } from './error-response.ts'
 export {
-  type ErrorResponse,
+  CODES,
   InvalidConfigurationError,
+  InvalidInvocationError,
+  InvalidMiddlewareError,
   InvocationTimeoutError,
   LmiError,
-  toErrorResponse,
+  NoInvocationError,
+  SharedStateError,
+  StreamedResponseError,
+  TenantConflictError,
 } from './errors.ts'
 export type {
   ClientContext,
@@ -50,12 +47,10 @@ export type {
 export {
   bindTenantId,
   getInvocation,
-  type Invocation,
-  type InvocationEndMessage,
-  NoInvocationError,
-  TenantConflictError,
   tryGetInvocation,
-} from './invocation/store.ts'
+} from './invocation/current.ts'
+export { type InvocationLocal, invocationLocal } from './invocation/local.ts'
+export type { Invocation, InvocationEndMessage } from './invocation/state.ts'
 export { onShutdown, type ShutdownHook } from './shutdown.ts'
 export {
   type HttpResponseMetadata,

@@ -3,7 +3,7 @@
 // Not for applications: it follows the package's version, with no compatibility promise of
 // its own.
 export { CHANNELS } from './channels.ts'
-export { escapedWorkError, installDetectors } from './detect/detectors.ts'
+export { declareTmpScope, escapedWorkError, installDetectors } from './detect/detectors.ts'
 export {
   detectorMode,
   isUserFrame,
@@ -14,8 +14,8 @@ export {
   sharedStateModeFromEnv,
   userStack,
 } from './detect/findings.ts'
-export { rawClearTimeout, rawSetImmediate, rawSetTimeout } from './detect/raw-timers.ts'
-export { brand, describeValue, hasBrand, isError } from './errors.ts'
+export { describeValue, isError } from './error-response.ts'
+export { brand, hasBrand } from './errors.ts'
 export {
   createLambdaContext,
   functionInfoFromEnv,
@@ -23,17 +23,23 @@ export {
 } from './invocation/context.ts'
 export {
   currentInvocation,
-  ensureInvokeStore,
-  type InvocationInit,
-  InvocationState,
-  installInvokeStore,
+  type ForeignInvokeStore,
+  foreignInvokeStore,
   invocationStorage,
   kInvocation,
+} from './invocation/current.ts'
+export {
+  ensureInvokeStore,
+  installInvokeStore,
   LmiInvokeStore,
+} from './invocation/invoke-store.ts'
+export {
+  type InvocationInit,
+  type InvocationOutcome,
+  InvocationState,
   MAX_FUNCTION_TIMEOUT_MS,
-  type Outcome,
   setEndCheck,
-} from './invocation/store.ts'
+} from './invocation/state.ts'
 export {
   headerValue,
   invalidOption,
@@ -44,7 +50,12 @@ export {
   parseInteger,
   validateOptions,
 } from './kit.ts'
-export { PACKAGE_VERSION, PROCESS_STATE_PROTOCOL, processState } from './process-state.ts'
+export {
+  PACKAGE_VERSION,
+  PROCESS_STATE_PROTOCOL,
+  processState,
+  type TmpScopeView,
+} from './process-state.ts'
 export {
   ANSWER_HEADERS,
   EXTENSIONS_API_PREFIX,
@@ -65,3 +76,4 @@ export {
   HANDLER_STREAMING,
   isStreamingHandler,
 } from './streaming/streamify.ts'
+export { rawClearTimeout, rawSetImmediate, rawSetTimeout } from './timers.ts'

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Finding, SharedStateMode } from './detect/findings.ts'
-import { LmiError } from './errors.ts'
-import type { InvocationState } from './invocation/store.ts'
+import { CODES, LmiError } from './errors.ts'
+import type { InvocationState } from './invocation/state.ts'
 
 /**
  * The version of the layout below. Two copies of `@lmi/core` in one process (a handler
@@ -34,6 +34,20 @@ export interface ProcessState {
     readonly seen: Set<string>
   }
   endCheck: ((invocation: InvocationState) => Error | undefined) | undefined
+  /**
+   * The current invocation's scoped /tmp directory, declared by `@lmi/tmp-scope`, for the /tmp
+   * detector. Optional: added without a protocol bump, a copy that predates it leaves it unset.
+   */
+  tmpScope?: (() => TmpScopeView | undefined) | undefined
+}
+
+/**
+ * What the /tmp detector needs of an invocation's scoped directory (`@lmi/tmp-scope`'s
+ * `TmpDir` has this shape): whether it exists yet, and where.
+ */
+export interface TmpScopeView {
+  readonly created: boolean
+  readonly dir: string
 }
 
 const kProcessState = Symbol.for('@lmi/core/process-state')
@@ -47,7 +61,7 @@ function claim(): ProcessState {
         `Two incompatible copies of @lmi/core are loaded in this process (${existing.version} ` +
           `first, then ${PACKAGE_VERSION}): align the version the handler bundles with the ` +
           'runtime that runs it',
-        'LMI_RUNTIME_CONFLICT',
+        CODES.RUNTIME_CONFLICT,
       )
     }
     return existing

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { InvokeStore, InvokeStoreBase } from '@aws/lambda-invoke-store'
+import { barrier } from '@lmi/test-kit'
 import { getInvocation, type LambdaContext, lmi } from '../src/index.ts'
 
 const { REQUEST_ID, X_RAY_TRACE_ID } = InvokeStoreBase.PROTECTED_KEYS
@@ -40,12 +41,10 @@ describe('lmi() on AWS runtime', () => {
   it('rides on the InvokeStore context of each invocation: 20 interleaved, no bleed', async () => {
     const store = await InvokeStore.getInstanceAsync(true)
     const size = 20
-    let arrived = 0
-    const all = Promise.withResolvers<void>()
+    const wait = barrier(size)
     const handler = lmi(async (event: { n: number }) => {
       const before = getInvocation().requestId
-      if (++arrived === size) all.resolve()
-      await all.promise
+      await wait()
       await new Promise((resolve) => setImmediate(resolve))
       return { n: event.n, before, after: getInvocation().requestId }
     })

@@ -1,32 +1,16 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { barrier, lambdaContext } from '@lmi/test-kit'
 import middy from '@middy/core'
 import {
   getInvocation,
   InvalidInvocationError,
   InvalidMiddlewareError,
-  type LambdaContext,
   type LmiRequest,
   lmi,
   type Middleware,
   tryGetInvocation,
 } from '../src/index.ts'
-
-function lambdaContext(requestId: string, overrides: Partial<LambdaContext> = {}): LambdaContext {
-  const deadline = Date.now() + 30_000
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: 'fn',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:fn',
-    memoryLimitInMB: '1024',
-    awsRequestId: requestId,
-    logGroupName: '/aws/lambda/fn',
-    logStreamName: 'stream',
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-    ...overrides,
-  }
-}
 
 type Trace = string[]
 type Build = (
@@ -274,14 +258,11 @@ describe('lmi() misuse is loud', () => {
     // Invocation 1 is inside its before hooks when a second hook is added; invocation 2
     // starts after: 1 runs the old chain whole, 2 the new one.
     const seen: string[] = []
-    let release: () => void = () => {}
-    const gate = new Promise<void>((resolve) => {
-      release = resolve
-    })
+    const gate = Promise.withResolvers<void>()
     const handler = lmi((event: { n: number }) => event.n)
       .before(async (request) => {
         seen.push(`first ${(request.event as { n: number }).n}`)
-        if ((request.event as { n: number }).n === 1) await gate
+        if ((request.event as { n: number }).n === 1) await gate.promise
       })
       .after(() => void seen.push('after'))
     const first = handler({ n: 1 }, lambdaContext('req-cow-1'))
@@ -289,7 +270,7 @@ describe('lmi() misuse is loud', () => {
     handler.after(() => void seen.push('after 2'))
     const second = handler({ n: 2 }, lambdaContext('req-cow-2'))
     await new Promise((resolve) => setImmediate(resolve))
-    release()
+    gate.resolve()
     assert.deepEqual(await Promise.all([first, second]), [1, 2])
     const ofFirst = seen.filter((entry) => !entry.endsWith(' 2') && entry !== 'after 2')
     assert.deepEqual(
@@ -325,13 +306,10 @@ describe('lmi() binds the invocation context', () => {
   it('keeps 100 concurrent interleaved invocations apart', async () => {
     // Every invocation reads its ids, waits until all 100 are in flight, then reads again.
     const size = 100
-    let arrived = 0
-    const all = Promise.withResolvers<void>()
+    const wait = barrier(size)
     const handler = lmi(async (event: { n: number }) => {
       const before = getInvocation()
-      arrived++
-      if (arrived === size) all.resolve()
-      await all.promise
+      await wait()
       await new Promise((resolve) => setImmediate(resolve))
       const after = getInvocation()
       return {

@@ -5,26 +5,14 @@ import { writeFile } from 'node:fs/promises'
 import { createServer, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { after, afterEach, beforeEach, describe, it } from 'node:test'
-import { installDetectors } from '../src/detect/detectors.ts'
-import { type Finding, SharedStateError, setDetectorMode } from '../src/detect/findings.ts'
-import { type LambdaContext, lmi, tryGetInvocation } from '../src/index.ts'
+import { barrier, lambdaContext } from '@lmi/test-kit'
+import { declareTmpScope, installDetectors } from '../src/detect/detectors.ts'
+import { type Finding, setDetectorMode } from '../src/detect/findings.ts'
+import { SharedStateError } from '../src/errors.ts'
+import { invocationLocal, lmi } from '../src/index.ts'
+import type { TmpScopeView } from '../src/process-state.ts'
 
 installDetectors('warn')
-
-function context(requestId: string): LambdaContext {
-  return { awsRequestId: requestId, getRemainingTimeInMillis: () => 10_000 } as LambdaContext
-}
-
-/** Resolves once `size` callers have arrived. */
-function barrier(size: number): () => Promise<void> {
-  let arrived = 0
-  const all = Promise.withResolvers<void>()
-  return () => {
-    arrived++
-    if (arrived === size) all.resolve()
-    return all.promise
-  }
-}
 
 let findings: Finding[] = []
 const collect = (message: unknown) => {
@@ -50,7 +38,7 @@ describe('process.env detector', () => {
       return process.env.LMI_TEST_AT_INIT
     })
 
-    assert.equal(await handler({ tenant: 'acme' }, context('req-env')), 'init')
+    assert.equal(await handler({ tenant: 'acme' }, lambdaContext('req-env')), 'init')
 
     assert.equal(findings.length, 1)
     const [finding] = findings
@@ -70,7 +58,7 @@ describe('process.env detector', () => {
     })
 
     await assert.rejects(
-      handler({}, context('req-throw')),
+      handler({}, lambdaContext('req-throw')),
       (error) => error instanceof SharedStateError && error.code === 'LMI_SHARED_ENV_WRITE',
     )
     assert.equal(process.env.LMI_TEST_THROW, undefined)
@@ -86,7 +74,7 @@ describe('globals detector', () => {
       return (globalThis as Record<string, unknown>).lmiTestUser
     })
 
-    assert.equal(await handler({ user: 'ann' }, context('req-global')), 'ann')
+    assert.equal(await handler({ user: 'ann' }, lambdaContext('req-global')), 'ann')
 
     assert.deepEqual(
       findings.map(({ code, subject, requestId }) => ({ code, subject, requestId })),
@@ -113,7 +101,7 @@ describe('globals detector', () => {
       return 'patched'
     })
 
-    await handler({}, context('req-builtin'))
+    await handler({}, lambdaContext('req-builtin'))
     await Promise.resolve()
     globalThis.structuredClone = original
 
@@ -137,7 +125,7 @@ describe('globals detector', () => {
       return typeof (globalThis as Record<string, unknown>).lmiTestMissing
     })
 
-    assert.equal(await handler({}, context('req-read')), 'undefined')
+    assert.equal(await handler({}, lambdaContext('req-read')), 'undefined')
     assert.deepEqual(findings, [])
   })
 })
@@ -155,7 +143,7 @@ describe('escaped work detector', () => {
       return 'answered'
     })
 
-    await handler({}, context('req-timer'))
+    await handler({}, lambdaContext('req-timer'))
     await Promise.resolve()
     clearTimeout(leaked)
 
@@ -175,7 +163,7 @@ describe('escaped work detector', () => {
     })
 
     await assert.rejects(
-      handler({}, context('req-timer-throw')),
+      handler({}, lambdaContext('req-timer-throw')),
       (error) => error instanceof SharedStateError && error.code === 'LMI_ESCAPED_TIMER',
     )
     clearTimeout(leaked)
@@ -188,7 +176,7 @@ describe('escaped work detector', () => {
       return 'answered'
     })
 
-    await handler({}, context('req-interval'))
+    await handler({}, lambdaContext('req-interval'))
     await Promise.resolve()
     clearInterval(interval)
 
@@ -213,7 +201,7 @@ describe('escaped work detector', () => {
       return 'answered'
     })
 
-    await handler({}, context('req-request'))
+    await handler({}, lambdaContext('req-request'))
     await Promise.resolve()
     for (const response of held) response.end('ok')
     await floating
@@ -241,8 +229,8 @@ describe('/tmp detector', () => {
     })
 
     await Promise.all([
-      handler({ n: 0 }, context('req-first')),
-      handler({ n: 1 }, context('req-second')),
+      handler({ n: 0 }, lambdaContext('req-first')),
+      handler({ n: 1 }, lambdaContext('req-second')),
     ])
 
     const sharedPath = findings.filter((finding) => finding.code === 'LMI_TMP_SHARED_PATH')
@@ -264,15 +252,16 @@ describe('/tmp detector', () => {
       writeFileSync(join(root, 'outside.txt'), 'not fine')
       return 'done'
     }).use({
-      // What @lmi/tmp-scope leaves on the invocation once its directory exists.
+      // What @lmi/tmp-scope declares and sets once the invocation's directory exists.
       before: () => {
         mkdirSync(scoped, { recursive: true })
-        const invocation = tryGetInvocation() as unknown as Record<symbol, unknown>
-        invocation[Symbol.for('@lmi/tmp-scope/current')] = { created: true, dir: scoped }
+        scope.set({ created: true, dir: scoped })
       },
     })
+    const scope = invocationLocal<TmpScopeView>('test/tmp-scope')
+    declareTmpScope(() => scope.get())
 
-    await handler({}, context('req-scoped'))
+    await handler({}, lambdaContext('req-scoped'))
 
     assert.deepEqual(
       findings.map(({ code, subject }) => ({ code, subject })),

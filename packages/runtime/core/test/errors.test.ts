@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { describeValue, toErrorResponse } from '../src/errors.ts'
+import { describeValue, toErrorResponse } from '../src/error-response.ts'
 
 // What the hostile parts throw. It must never reach a description: it is the value's internals,
 // not what was thrown.

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { describe, it } from 'node:test'
+import { lambdaContext } from '@lmi/test-kit'
 import { setDetectorMode } from '../src/detect/findings.ts'
 import {
   bindTenantId,
@@ -12,14 +13,6 @@ import {
   NoInvocationError,
   TenantConflictError,
 } from '../src/index.ts'
-
-function context(requestId: string, tenantId?: string): LambdaContext {
-  return {
-    awsRequestId: requestId,
-    tenantId,
-    getRemainingTimeInMillis: () => 10_000,
-  } as LambdaContext
-}
 
 const invokeStore = () =>
   (globalThis as { awslambda?: { InvokeStore?: { getTenantId(): string | undefined } } }).awslambda
@@ -40,7 +33,7 @@ describe('bindTenantId', () => {
       }
     })
 
-    const result = await handler({}, context('req-1'))
+    const result = await handler({}, lambdaContext('req-1'))
 
     assert.deepEqual(result, {
       before: { own: undefined, store: undefined },
@@ -60,7 +53,7 @@ describe('bindTenantId', () => {
       }
     })
 
-    const error = await handler({}, context('req-1', 'acme'))
+    const error = await handler({}, lambdaContext('req-1', { tenantId: 'acme' }))
 
     assert.ok(error instanceof TenantConflictError)
     assert.equal(error.code, 'LMI_TENANT_CONFLICT')
@@ -87,9 +80,12 @@ describe('invocationEndChannel', () => {
       // With the shared-state detectors on (lmi() turns them on), the chain watches every end.
       setDetectorMode('off')
 
-      await handler({ fail: false, watch: true }, context('req-ok'))
-      await assert.rejects(handler({ fail: true, watch: true }, context('req-failed')), failure)
-      await handler({ fail: false, watch: false }, context('req-unwatched'))
+      await handler({ fail: false, watch: true }, lambdaContext('req-ok'))
+      await assert.rejects(
+        handler({ fail: true, watch: true }, lambdaContext('req-failed')),
+        failure,
+      )
+      await handler({ fail: false, watch: false }, lambdaContext('req-unwatched'))
       await Promise.resolve() // the end is published from the outcome's own reaction
     } finally {
       diagnosticsChannel.unsubscribe('lmi:invocation:end', onEnd)

@@ -1,11 +1,11 @@
 // The popular @middy/* middlewares, unchanged, through lmi() and through middy(): same events,
-// same results, same logs. Events are real API Gateway captures (test/fixtures/events).
+// same results, same logs. Events are real API Gateway captures (@lmi/test-kit's events/).
 import assert from 'node:assert/strict'
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { readFileSync } from 'node:fs'
 import { Readable, Writable } from 'node:stream'
 import { ReadableStream } from 'node:stream/web'
 import { describe, it } from 'node:test'
+import { lambdaContext, loadEvent } from '@lmi/test-kit'
 import middy from '@middy/core'
 import { executionModeStreamifyResponse as middyStreaming } from '@middy/core/StreamifyResponse'
 import errorLogger from '@middy/error-logger'
@@ -26,26 +26,6 @@ import {
   type Middleware,
   streamifyResponse,
 } from '../src/index.ts'
-
-const eventsDir = new URL('./fixtures/events/', import.meta.url)
-function loadEvent(name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL(name, eventsDir), 'utf8')) as Record<string, unknown>
-}
-
-function context(requestId: string): LambdaContext {
-  const deadline = Date.now() + 30_000
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: 'orders',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:orders',
-    memoryLimitInMB: '1024',
-    awsRequestId: requestId,
-    logGroupName: '/aws/lambda/orders',
-    logStreamName: 'stream',
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-  }
-}
 
 function httpApiEvent(body: string | undefined, headers: Record<string, string> = {}) {
   const event = loadEvent('apigw-http-jwt.json')
@@ -76,7 +56,7 @@ async function compare(
   const outcome = async (chain: Chainable) => {
     for (const middleware of middlewares()) chain = chain.use(middleware)
     try {
-      return { result: await chain(structuredClone(event), context('req-compat')) }
+      return { result: await chain(structuredClone(event), lambdaContext('req-compat')) }
     } catch (error) {
       const { name, message, statusCode } = error as Error & { statusCode?: number }
       return { error: { name, message, statusCode } }
@@ -210,7 +190,7 @@ describe('middy middlewares in lmi()', () => {
           logger: (request: { error: unknown }) => logger({ error: String(request.error) }),
         }),
       )
-      await assert.rejects(built({ orderId: 7 }, context('req-logs')), RangeError)
+      await assert.rejects(built({ orderId: 7 }, lambdaContext('req-logs')), RangeError)
     }
     assert.deepEqual(logs.lmi, logs.middy)
     assert.ok((logs.lmi as unknown[]).length >= 2)
@@ -294,8 +274,8 @@ describe('@middy/core behaviour, lmi() against middy() 7.9.2', () => {
           const handler = build(als, seen[which] as unknown[])() as Chainable
           // Each call from a context of its own, as Lambda invokes: nothing entered leaks
           // from one call into the next through the test's own context.
-          await als.run('outside', () => handler({}, context('req-als-1')))
-          await als.run('outside', () => handler({}, context('req-als-2')))
+          await als.run('outside', () => handler({}, lambdaContext('req-als-1')))
+          await als.run('outside', () => handler({}, lambdaContext('req-als-2')))
         }
         assert.deepEqual(seen.lmi, seen.middy)
         assert.equal((seen.lmi as unknown[]).length, 2)
@@ -323,7 +303,7 @@ describe('@middy/core edges, lmi() against middy() 7.9.2', () => {
         })
       for (const n of [1, 2]) {
         try {
-          seen.push({ result: await handler({ n }, context(`req-add-${n}`)) })
+          seen.push({ result: await handler({ n }, lambdaContext(`req-add-${n}`)) })
         } catch (error) {
           seen.push({ error: (error as Error).name })
         }
@@ -396,7 +376,7 @@ describe("middy's plugin argument, lmi() against middy() 7.9.2", () => {
     handler: (event: { n: number }, context: unknown, options: { signal: AbortSignal }) => unknown,
     plugin: (trace: Trace) => Record<string, unknown>,
     events: Array<{ n: number }>,
-    contextFor: (n: number) => LambdaContext = (n) => context(`req-plugin-${n}`),
+    contextFor: (n: number) => LambdaContext = (n) => lambdaContext(`req-plugin-${n}`),
   ): Promise<Record<'middy' | 'lmi', Trace>> {
     const traces: Record<'middy' | 'lmi', Trace> = { middy: [], lmi: [] }
     for (const which of ['middy', 'lmi'] as const) {
@@ -496,7 +476,7 @@ describe("middy's plugin argument, lmi() against middy() 7.9.2", () => {
       (n) => {
         const deadline = Date.now() + 100
         return {
-          ...context(`req-early-${n}`),
+          ...lambdaContext(`req-early-${n}`),
           getRemainingTimeInMillis: () => deadline - Date.now(),
         }
       },
@@ -514,7 +494,7 @@ describe("middy's plugin argument, lmi() against middy() 7.9.2", () => {
       (n) => {
         const deadline = Date.now() + 80
         return {
-          ...context(`req-early-default-${n}`),
+          ...lambdaContext(`req-early-default-${n}`),
           getRemainingTimeInMillis: () => deadline - Date.now(),
         }
       },
@@ -534,27 +514,29 @@ describe("middy's plugin argument, lmi() against middy() 7.9.2", () => {
       const chain = (which === 'middy' ? middy(options) : lmi(options)) as unknown as {
         handler(fn: () => unknown): (event: unknown, context: LambdaContext) => Promise<unknown>
       }
-      trace.push(await chain.handler(() => 'handled')({}, context(`req-first-${which}`)))
+      trace.push(await chain.handler(() => 'handled')({}, lambdaContext(`req-first-${which}`)))
     }
     assert.deepEqual(traces.lmi, traces.middy)
     assert.deepEqual(traces.lmi, ['requestStart', 'handled'])
   })
 
   it('refuses a plugin hook that is not a function, or an unknown option, at build time', () => {
+    // Bad options are InvalidConfigurationError, as for every lmi middleware's options.
     assert.throws(() => lmi(() => 1, { requestStart: 'x' } as never), {
-      code: 'LMI_INVALID_MIDDLEWARE',
+      code: 'LMI_INVALID_CONFIGURATION',
+      message: 'lmi(handler, options): requestStart must be a function',
     })
     assert.throws(
       () => lmi(() => 1, { timeoutEarlyInMilis: 5 } as never),
       /unknown option timeoutEarlyInMilis/,
     )
     assert.throws(() => lmi(() => 1, { timeoutEarlyInMillis: -1 }), {
-      code: 'LMI_INVALID_MIDDLEWARE',
+      code: 'LMI_INVALID_CONFIGURATION',
     })
     // middy's durable-context mode has no counterpart here: refused, not ignored.
     assert.throws(
       () => lmi(() => 1, { executionMode: function executionModeDurableContext() {} }),
-      { code: 'LMI_INVALID_MIDDLEWARE', message: /executionMode/ },
+      { code: 'LMI_INVALID_CONFIGURATION', message: /executionMode/ },
     )
   })
 })
@@ -611,7 +593,7 @@ describe("streaming execution mode, lmi() against middy() 7.9.2's executionModeS
       for (const middleware of middlewares()) chain = chain.use(middleware)
       const stream = new RecordingStream()
       try {
-        const returned = await chain({}, stream, context(`req-stream-${which}`))
+        const returned = await chain({}, stream, lambdaContext(`req-stream-${which}`))
         out[which] = { returned, contentType: stream.contentType, body: stream.text }
       } catch (error) {
         const { name, message, cause } = error as Error
@@ -684,7 +666,7 @@ describe("streaming execution mode, lmi() against middy() 7.9.2's executionModeS
             ...plugin,
             executionMode: executionModeStreamifyResponse,
           })) as unknown as Streaming
-      await chain({}, stream, context(`req-stream-plugin-${which}`))
+      await chain({}, stream, lambdaContext(`req-stream-plugin-${which}`))
     }
     assert.deepEqual(traces.lmi, traces.middy)
     assert.deepEqual(traces.lmi.at(-1), 'requestEnd')

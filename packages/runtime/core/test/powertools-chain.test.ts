@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Logger } from '@aws-lambda-powertools/logger'
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware'
+import { barrier } from '@lmi/test-kit'
 import { type LambdaContext, lmi } from '../src/index.ts'
 
 process.env.AWS_LAMBDA_MAX_CONCURRENCY = '64'
@@ -21,12 +22,10 @@ describe('Powertools Logger in lmi() without a Lambda runtime', () => {
     try {
       const logger = new Logger({ serviceName: 'orders' })
       const size = 20
-      let arrived = 0
-      const all = Promise.withResolvers<void>()
+      const wait = barrier(size)
       const handler = lmi(async (event: { n: number }) => {
         logger.appendKeys({ order: event.n })
-        if (++arrived === size) all.resolve()
-        await all.promise
+        await wait()
         logger.info('placing order')
       }).use(injectLambdaContext(logger))
       await Promise.all(

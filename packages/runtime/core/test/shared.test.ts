@@ -7,11 +7,11 @@ import { findingChannel } from '../src/channels.ts'
 import {
   FINDING_CODES,
   type Finding,
-  SharedStateError,
   setDetectorMode,
   setFindingSink,
 } from '../src/detect/findings.ts'
 import { shared } from '../src/detect/shared.ts'
+import { SharedStateError } from '../src/errors.ts'
 import { InvalidConfigurationError, type LambdaContext, lmi } from '../src/index.ts'
 
 // Each invocation runs the function it is given as its event, so a test writes what A and B do

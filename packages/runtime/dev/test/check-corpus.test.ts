@@ -39,7 +39,9 @@ const CORRECT = [
   'keyed-cache',
 ] as const
 
-describe('lmi check on the corpus of buggy handlers', () => {
+// Two checks at once: each runs its own runtime processes and emulators, and one alone keeps
+// little more than one of two CPUs busy (its solo phase runs one invocation at a time).
+describe('lmi check on the corpus of buggy handlers', { concurrency: 2 }, () => {
   for (const [name, expected] of Object.entries(BUGGY)) {
     describe(`buggy/${name}`, () => {
       let result: Promise<CheckResult>
@@ -98,7 +100,7 @@ describe('lmi check on the corpus of buggy handlers', () => {
   }
 })
 
-describe('lmi check on the corpus of correct handlers', () => {
+describe('lmi check on the corpus of correct handlers', { concurrency: 2 }, () => {
   for (const name of CORRECT) {
     it(`finds nothing in correct/${name}`, async () => {
       const result = await check(`correct/${name}.handler`)

@@ -8,29 +8,31 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { FINDING_CODES } from '@lmi/core'
 import fc from 'fast-check'
+import { parseFindingLine } from '../src/cli/check/detectors.ts'
 import {
   buildReference,
   compareOutcome,
   compileIgnore,
   JsonText,
   maskOf,
+  type NormalizedOutcome,
   Normalizer,
-  type Outcome,
   renderPath,
   type Segment,
 } from '../src/cli/check/diff.ts'
-import { CheckEventsError, CheckHandlerError, CheckUsageError } from '../src/cli/check/errors.ts'
 import { loadEvents } from '../src/cli/check/events.ts'
-import { inheritedExecArgv, locationOf, runCheck } from '../src/cli/check/index.ts'
-import { parseFindingLine } from '../src/cli/check/run.ts'
+import { locationOf } from '../src/cli/check/grouping.ts'
+import { runCheck } from '../src/cli/check/index.ts'
 import {
   invocationsPerRound,
   roundOrder,
   seededRandom,
   shuffled,
 } from '../src/cli/check/schedule.ts'
+import { inheritedExecArgv } from '../src/cli/check/settings.ts'
 import type { CheckResult } from '../src/cli/check/types.ts'
 import type { InvokeResult } from '../src/emulator/index.ts'
+import { CheckEventsError, CheckHandlerError, CheckUsageError } from '../src/errors.ts'
 import { check, corpus, describeFindings, eventsFile, packageDir } from './helpers/check.ts'
 
 const lmiBin = join(packageDir, 'bin', 'lmi.js')
@@ -277,7 +279,7 @@ describe('lmi check response comparison', () => {
   })
 
   it('ignores what differs between solo runs and flags the rest, inside JSON bodies too', () => {
-    const solo = (id: string, at: number): { outcome: Outcome; requestId: string } => ({
+    const solo = (id: string, at: number): { outcome: NormalizedOutcome; requestId: string } => ({
       requestId: id,
       outcome: normalizer.outcome(
         successResult(id, { statusCode: 200, body: JSON.stringify({ user: 'alice', at, id }) }),
@@ -314,7 +316,7 @@ describe('lmi check response comparison', () => {
   })
 
   it('compares errors by type and tells a response from an error or a timeout', () => {
-    const error = (errorType: string, errorMessage: string): Outcome => ({
+    const error = (errorType: string, errorMessage: string): NormalizedOutcome => ({
       status: 'error',
       errorType,
       errorMessage,

@@ -2,6 +2,53 @@ import { LmiError } from '@lmi/core'
 import { describeValue } from '@lmi/core/internal'
 
 /**
+ * Every code `@lmi/runtime` uses — its errors' `code`s, then the `code` field of its log
+ * lines (warnings and notices a reader can search for) — stable and never reused.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof LmiError && error.code === CODES.REQUEST_FENCED) log('refused: its invocation was over')
+ * ```
+ */
+export const CODES = {
+  // Errors.
+  UNCAUGHT_EXCEPTION: 'LMI_UNCAUGHT_EXCEPTION',
+  UNHANDLED_REJECTION: 'LMI_UNHANDLED_REJECTION',
+  RESPONSE_TOO_LARGE: 'LMI_RESPONSE_TOO_LARGE',
+  SHUTDOWN_TIMEOUT: 'LMI_SHUTDOWN_TIMEOUT',
+  SERIALIZATION: 'LMI_SERIALIZATION',
+  HANDLER_LOAD: 'LMI_HANDLER_LOAD',
+  RUNTIME_API_FATAL: 'LMI_RUNTIME_API_FATAL',
+  CALLBACK_HANDLER: 'LMI_CALLBACK_HANDLER',
+  REQUEST_FENCED: 'LMI_REQUEST_FENCED',
+  WORKER_FAILED: 'LMI_WORKER_FAILED',
+  STOPPING: 'LMI_STOPPING',
+  ALREADY_STARTED: 'LMI_ALREADY_STARTED',
+  INVALID_CONFIGURATION: 'LMI_INVALID_CONFIGURATION',
+  NOT_A_WORKER: 'LMI_NOT_A_WORKER',
+  // Log lines.
+  NEXT_RETRY: 'LMI_NEXT_RETRY',
+  DEADLINE_BACKSTOP: 'LMI_DEADLINE_BACKSTOP',
+  SHUTDOWN_ANSWERS_TIMEOUT: 'LMI_SHUTDOWN_ANSWERS_TIMEOUT',
+  ANSWER_DUPLICATE: 'LMI_ANSWER_DUPLICATE',
+  ANSWER_REFUSED: 'LMI_ANSWER_REFUSED',
+  ANSWER_FAILED: 'LMI_ANSWER_FAILED',
+  LATE_SETTLE: 'LMI_LATE_SETTLE',
+  ZOMBIE_INVOCATIONS: 'LMI_ZOMBIE_INVOCATIONS',
+  FAULT_AFTER_END: 'LMI_FAULT_AFTER_END',
+  UNATTRIBUTABLE_FAULT: 'LMI_UNATTRIBUTABLE_FAULT',
+  WORKER_BLOCKED: 'LMI_WORKER_BLOCKED',
+  WORKER_RESUMED: 'LMI_WORKER_RESUMED',
+  WORKERS_UNAVAILABLE: 'LMI_WORKERS_UNAVAILABLE',
+  RUNTIME_STARTING: 'LMI_RUNTIME_STARTING',
+  CALLBACK_HANDLER_ALLOWED: 'LMI_CALLBACK_HANDLER_ALLOWED',
+  SHUTDOWN: 'LMI_SHUTDOWN',
+  SHUTDOWN_SIGNAL_IGNORED: 'LMI_SHUTDOWN_SIGNAL_IGNORED',
+  SHUTDOWN_HOOK: 'LMI_SHUTDOWN_HOOK',
+  SHUTDOWN_HOOKS_TIMEOUT: 'LMI_SHUTDOWN_HOOKS_TIMEOUT',
+} as const
+
+/**
  * An exception thrown outside the handler's own promise chain (in a timer, an event emitter,
  * a `setImmediate`) while an invocation was running. It fails that invocation only; the
  * original error is the `cause`.
@@ -18,7 +65,7 @@ import { describeValue } from '@lmi/core/internal'
  */
 export class UncaughtExceptionError extends LmiError {
   constructor(cause: unknown) {
-    super(`Uncaught exception in invocation: ${describeValue(cause)}`, 'LMI_UNCAUGHT_EXCEPTION', {
+    super(`Uncaught exception in invocation: ${describeValue(cause)}`, CODES.UNCAUGHT_EXCEPTION, {
       cause,
     })
     this.name = 'Runtime.UncaughtException'
@@ -41,7 +88,7 @@ export class UncaughtExceptionError extends LmiError {
  */
 export class UnhandledRejectionError extends LmiError {
   constructor(cause: unknown) {
-    super(`Unhandled promise rejection: ${describeValue(cause)}`, 'LMI_UNHANDLED_REJECTION', {
+    super(`Unhandled promise rejection: ${describeValue(cause)}`, CODES.UNHANDLED_REJECTION, {
       cause,
     })
     this.name = 'Runtime.UnhandledPromiseRejection'
@@ -70,7 +117,7 @@ export class ResponseSizeTooLargeError extends LmiError {
       options.refused === true && size <= limit
         ? `Response payload (${size} bytes) refused by the Runtime API as too large (HTTP 413).`
         : `Response payload size (${size} bytes) exceeded maximum allowed payload size (${limit} bytes).`,
-      'LMI_RESPONSE_TOO_LARGE',
+      CODES.RESPONSE_TOO_LARGE,
     )
     this.name = 'Function.ResponseSizeTooLarge'
     this.size = size
@@ -102,7 +149,7 @@ export class ShutdownTimeoutError extends LmiError {
   constructor(budgetMs: number, totalMs: number = budgetMs) {
     super(
       `Invocation still running ${budgetMs} ms into the runtime's shutdown (LMI_SHUTDOWN_TIMEOUT_MS=${totalMs} ms from SIGTERM to exit)`,
-      'LMI_SHUTDOWN_TIMEOUT',
+      CODES.SHUTDOWN_TIMEOUT,
     )
     this.name = 'Runtime.ShutdownTimeout'
     this.budgetMs = budgetMs
@@ -120,7 +167,7 @@ export class ShutdownTimeoutError extends LmiError {
  */
 export class SerializationError extends LmiError {
   constructor(cause: unknown) {
-    super(`Unable to serialize the handler result: ${describeValue(cause)}`, 'LMI_SERIALIZATION', {
+    super(`Unable to serialize the handler result: ${describeValue(cause)}`, CODES.SERIALIZATION, {
       cause,
     })
     this.name = 'Runtime.SerializationError'
@@ -139,7 +186,7 @@ export class SerializationError extends LmiError {
  */
 export class HandlerLoadError extends LmiError {
   constructor(errorType: string, message: string, options?: ErrorOptions) {
-    super(message, 'LMI_HANDLER_LOAD', options)
+    super(message, CODES.HANDLER_LOAD, options)
     this.name = errorType
   }
 }
@@ -157,7 +204,7 @@ export class RuntimeApiFatalError extends LmiError {
   readonly statusCode: number
 
   constructor(message: string, statusCode: number) {
-    super(message, 'LMI_RUNTIME_API_FATAL')
+    super(message, CODES.RUNTIME_API_FATAL)
     this.name = 'RuntimeApiFatalError'
     this.statusCode = statusCode
   }
@@ -177,7 +224,7 @@ export class RuntimeApiFatalError extends LmiError {
  */
 export class CallbackHandlerDeprecatedError extends LmiError {
   constructor(message: string) {
-    super(message, 'LMI_CALLBACK_HANDLER')
+    super(message, CODES.CALLBACK_HANDLER)
     this.name = 'Runtime.CallbackHandlerDeprecated'
   }
 }
@@ -223,12 +270,29 @@ export class RequestFencedError extends LmiError {
         : 'it has already been answered'
     super(
       `${method} ${url} refused: invocation ${requestId} is over (${why}), and Lambda has already reported its outcome. Pass the invocation's signal to your I/O so work stops with it, or set LMI_FENCE_REQUESTS=0 to let late requests through.`,
-      'LMI_REQUEST_FENCED',
+      CODES.REQUEST_FENCED,
     )
     this.name = 'RequestFencedError'
     this.method = method
     this.url = url
     this.requestId = requestId
     this.reason = reason
+  }
+}
+
+/**
+ * A worker thread failed (crashed, or exited while running invocations): the answer to each
+ * invocation it held.
+ *
+ * @example
+ * ```ts
+ * // a native addon aborts the worker thread mid-invocation
+ * // => { errorType: 'Runtime.WorkerFailed', errorMessage: 'The worker thread running this invocation stopped (exit code 1)' }
+ * ```
+ */
+export class WorkerFailedError extends LmiError {
+  constructor(detail: string) {
+    super(`The worker thread running this invocation stopped (${detail})`, CODES.WORKER_FAILED)
+    this.name = 'Runtime.WorkerFailed'
   }
 }

@@ -1,21 +1,19 @@
 // @lmi/runtime: lmi's Runtime Interface Client — what Lambda starts in place of AWS's Node
 // runtime (the `lmi-runtime` bin, the exec wrapper, the layer). Handlers import `@lmi/core`;
 // this package is for the process that runs them.
+
+export { RESPONSE_LIMIT_BYTES } from '@lmi/core/internal'
+export { bootstrap, cpuQuota, runRuntime } from './bootstrap.ts'
+export type { Answer } from './client/answer.ts'
+export { type NextInvocation, RuntimeApiClient } from './client/runtime-api.ts'
 export {
-  bootstrap,
-  cpuQuota,
-  installAwsLambdaGlobal,
   type RuntimeConfig,
-  runRuntime,
   runtimeConfigFromEnv,
-} from './bootstrap.ts'
-export {
-  type NextInvocation,
-  RESPONSE_LIMIT_BYTES,
-  RuntimeApiClient,
-} from './client/runtime-api.ts'
+  SHUTDOWN_TIMEOUT_DEFAULT_MS,
+} from './config.ts'
 export {
   CallbackHandlerDeprecatedError,
+  CODES,
   type FenceReason,
   HandlerLoadError,
   RequestFencedError,
@@ -25,6 +23,7 @@ export {
   ShutdownTimeoutError,
   UncaughtExceptionError,
   UnhandledRejectionError,
+  WorkerFailedError,
 } from './errors.ts'
 export {
   type AnyHandler,
@@ -34,6 +33,7 @@ export {
   refuseCallbackHandler,
   resolveHandlerFile,
 } from './handler/load.ts'
+export { installAwsLambdaGlobal } from './handler/prepare.ts'
 export {
   LOG_LEVELS,
   type LogFormat,
@@ -42,7 +42,6 @@ export {
   RuntimeLog,
 } from './log/log.ts'
 export {
-  type Answer,
   Executor,
   type ExecutorOptions,
   type Job,
@@ -64,14 +63,9 @@ export {
   type RuntimeOptions,
   type RuntimeStats,
 } from './scheduler/runtime.ts'
-export {
-  SHUTDOWN_TIMEOUT_DEFAULT_MS,
-  type ShutdownPlan,
-  shutdownPlan,
-} from './scheduler/shutdown.ts'
+export { type ShutdownPlan, shutdownPlan } from './scheduler/shutdown.ts'
 export {
   defaultWorkerCount,
   WorkerExecutors,
-  WorkerFailedError,
   workerCountFromEnv,
 } from './scheduler/workers.ts'

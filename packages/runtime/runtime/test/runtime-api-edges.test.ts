@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import {
-  ALREADY_DELIVERED,
-  headerSafe,
-  invocationPath,
-  MAX_FUNCTION_TIMEOUT_MS,
-  parseDeadline,
-} from '../src/client/runtime-api.ts'
+import { invocationPath, MAX_FUNCTION_TIMEOUT_MS } from '@lmi/core/internal'
+import { ALREADY_DELIVERED, headerSafe } from '../src/client/protocol.ts'
+import { parseDeadline } from '../src/client/runtime-api.ts'
 import { json, runtimePerTest } from './helpers/runtime-process.ts'
 
 const start = runtimePerTest()

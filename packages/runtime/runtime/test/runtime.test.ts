@@ -221,6 +221,19 @@ describe('errors', () => {
     assert.equal(result.error?.errorType, 'Runtime.SerializationError')
   })
 
+  it('answers a result that has no JSON at all (a function, a symbol) as Runtime.SerializationError', async () => {
+    const runtime = await start({ handler: 'handlers.noJson', concurrency: 2 })
+    // Act
+    const [fn, symbol] = await Promise.all([
+      runtime.emulator.invoke({ kind: 'function' }),
+      runtime.emulator.invoke({ kind: 'symbol' }),
+    ])
+    // Assess: answered at once, not left for Lambda to time out.
+    assert.equal(fn.error?.errorType, 'Runtime.SerializationError')
+    assert.match(fn.error?.errorMessage ?? '', /function has no JSON form/)
+    assert.equal(symbol.error?.errorType, 'Runtime.SerializationError')
+  })
+
   it('reports an init failure to /runtime/init/error and exits 1', async () => {
     const runtime = await start({ handler: 'throws-at-init.handler', concurrency: 4 })
     // Act

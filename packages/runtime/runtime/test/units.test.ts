@@ -5,9 +5,13 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { InvokeStore, InvokeStoreBase } from '@aws/lambda-invoke-store'
 import { InvalidConfigurationError, LmiError, toErrorResponse } from '@lmi/core'
-import { installInvokeStore, LmiInvokeStore } from '@lmi/core/internal'
-import { runtimeConfigFromEnv } from '../src/bootstrap.ts'
-import { errorBody, XRAY_ERROR_CAUSE_LIMIT_BYTES, xrayErrorCause } from '../src/client/protocol.ts'
+import {
+  installInvokeStore,
+  LmiInvokeStore,
+  XRAY_ERROR_CAUSE_LIMIT_BYTES,
+} from '@lmi/core/internal'
+import { errorBody, xrayErrorCause } from '../src/client/protocol.ts'
+import { runtimeConfigFromEnv } from '../src/config.ts'
 import { HandlerLoadError, UncaughtExceptionError } from '../src/errors.ts'
 import { loadHandler, parseHandlerName, resolveHandlerFile } from '../src/handler/load.ts'
 import { logSettingsFromEnv, RuntimeLog } from '../src/log/log.ts'

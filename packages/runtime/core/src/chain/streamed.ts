@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { ReadableStream } from 'node:stream/web'
-import { LmiError } from '../errors.ts'
+import { StreamedResponseError } from '../errors.ts'
 import { type HttpResponseMetadata, HttpResponseStream } from '../streaming/streamify.ts'
 
 /**
@@ -59,26 +59,6 @@ export function streamsResponse(mode: unknown): boolean | undefined {
     if (mode.name === 'executionModeStreamifyResponse') return true
   }
   return undefined
-}
-
-/**
- * The chain's response, in streaming mode, is neither a string nor something to pipe; or a
- * response in streaming mode could not be written.
- *
- * @example
- * ```ts
- * // executionMode: executionModeStreamifyResponse, the handler returns { statusCode: 200, body: 42 }
- * // => StreamedResponseError: handler response not a Readable or ReadableStream
- * ```
- */
-export class StreamedResponseError extends LmiError {
-  constructor() {
-    // @middy/core's message and cause, so checks written against middy's error still match.
-    super('handler response not a Readable or ReadableStream', 'LMI_STREAMED_RESPONSE', {
-      cause: { package: '@middy/core' },
-    })
-    this.name = 'StreamedResponseError'
-  }
 }
 
 const CHUNK = 16 * 1024

@@ -6,13 +6,14 @@ import { resolve, sep } from 'node:path'
 import timers from 'node:timers'
 import { promiseHooks } from 'node:v8'
 import { CHANNELS, invocationEndChannel } from '../channels.ts'
+import { SharedStateError } from '../errors.ts'
+import { currentInvocation } from '../invocation/current.ts'
 import {
-  currentInvocation,
   type InvocationEndMessage,
   type InvocationState,
   setEndCheck,
-} from '../invocation/store.ts'
-import { processState } from '../process-state.ts'
+} from '../invocation/state.ts'
+import { processState, type TmpScopeView } from '../process-state.ts'
 import {
   detectorMode,
   FINDING_CODES,
@@ -21,7 +22,6 @@ import {
   raiseDetectorMode,
   report,
   reportLate,
-  SharedStateError,
   type SharedStateMode,
   userStack,
 } from './findings.ts'
@@ -34,9 +34,14 @@ interface LiveWork {
   /** Outgoing requests not yet finished. */
   requests: Map<object, { subject: string; origin: Error }> | undefined
 }
-type Holder = { [kLive]?: LiveWork; ended?: boolean; requestId?: string; watchEnd?: () => void }
+type WatchedInvocation = {
+  [kLive]?: LiveWork
+  ended?: boolean
+  requestId?: string
+  watchEnd?: () => void
+}
 
-function liveOf(holder: Holder): LiveWork {
+function liveOf(holder: WatchedInvocation): LiveWork {
   if (holder[kLive] === undefined) {
     holder[kLive] = { timers: undefined, requests: undefined }
     // Its end is when escaped work shows: have it published.
@@ -217,7 +222,7 @@ function installTimers(): void {
   }
   const track = (kind: 'setTimeout' | 'setInterval') =>
     function trackedTimer(this: unknown, callback: unknown, ...rest: unknown[]) {
-      const invocation = currentInvocation() as Holder | undefined
+      const invocation = currentInvocation() as WatchedInvocation | undefined
       if (invocation === undefined || invocation.ended || typeof callback !== 'function') {
         return Reflect.apply(original[kind], this, [callback, ...rest])
       }
@@ -239,7 +244,7 @@ function installTimers(): void {
     }
   const untrack = (kind: 'clearTimeout' | 'clearInterval') =>
     function untrackedTimer(this: unknown, handle: unknown) {
-      const invocation = currentInvocation() as Holder | undefined
+      const invocation = currentInvocation() as WatchedInvocation | undefined
       if (typeof handle === 'object' && handle !== null) {
         invocation?.[kLive]?.timers?.delete(handle)
       }
@@ -260,7 +265,7 @@ function installTimers(): void {
 function installRequests(): void {
   const runtimeApi = process.env.AWS_LAMBDA_RUNTIME_API
   const start = (request: object, subject: string) => {
-    const invocation = currentInvocation() as Holder | undefined
+    const invocation = currentInvocation() as WatchedInvocation | undefined
     if (invocation === undefined || invocation.ended) return
     const live = liveOf(invocation)
     live.requests ??= new Map()
@@ -268,16 +273,16 @@ function installRequests(): void {
   }
   const finish = (request: object) => {
     // The request may finish in another context than it started in: look in the starter's.
-    const owner = (request as { [kOwner]?: Holder })[kOwner]
+    const owner = (request as { [kOwner]?: WatchedInvocation })[kOwner]
     owner?.[kLive]?.requests?.delete(request)
   }
   diagnosticsChannel.subscribe(CHANNELS.undiciRequestCreate, (message) => {
     const { request } = message as { request: { origin?: unknown; method?: string; path?: string } }
     const origin = String(request.origin ?? '')
     if (runtimeApi !== undefined && origin.includes(runtimeApi)) return
-    const invocation = currentInvocation() as Holder | undefined
+    const invocation = currentInvocation() as WatchedInvocation | undefined
     if (invocation === undefined) return
-    ;(request as { [kOwner]?: Holder })[kOwner] = invocation
+    ;(request as { [kOwner]?: WatchedInvocation })[kOwner] = invocation
     start(request, `${request.method ?? 'GET'} ${origin}${request.path ?? ''}`)
   })
   for (const name of [CHANNELS.undiciRequestTrailers, CHANNELS.undiciRequestError]) {
@@ -292,9 +297,9 @@ function installRequests(): void {
     // The Runtime API is the runtime's (AWS's streams its answers on node:http, from inside the
     // invocation's context): never the invocation's own work.
     if (runtimeApi !== undefined && request.getHeader?.('host') === runtimeApi) return
-    const invocation = currentInvocation() as Holder | undefined
+    const invocation = currentInvocation() as WatchedInvocation | undefined
     if (invocation === undefined) return
-    ;(request as { [kOwner]?: Holder })[kOwner] = invocation
+    ;(request as { [kOwner]?: WatchedInvocation })[kOwner] = invocation
     start(request, `${request.method ?? 'GET'} ${request.host ?? ''}${request.path ?? ''}`)
   })
   diagnosticsChannel.subscribe(CHANNELS.httpClientResponseFinish, (message) =>
@@ -311,7 +316,7 @@ const kOwner = Symbol.for('@lmi/core/detect/owner')
 const kPromiseOwner = Symbol.for('@lmi/core/detect/promiseOwner')
 const kPromiseOrigin = Symbol.for('@lmi/core/detect/promiseOrigin')
 const kPromiseReported = Symbol.for('@lmi/core/detect/promiseReported')
-type TrackedPromise = { [kPromiseOwner]?: Holder; [kPromiseOrigin]?: Error }
+type TrackedPromise = { [kPromiseOwner]?: WatchedInvocation; [kPromiseOrigin]?: Error }
 
 /**
  * Every promise created by application code inside an invocation remembers it; one that
@@ -322,7 +327,7 @@ type TrackedPromise = { [kPromiseOwner]?: Holder; [kPromiseOrigin]?: Error }
 function installPromises(): void {
   promiseHooks.createHook({
     init(promise) {
-      const invocation = currentInvocation() as Holder | undefined
+      const invocation = currentInvocation() as WatchedInvocation | undefined
       if (invocation === undefined || invocation.ended === true) return
       const tracked = promise as TrackedPromise
       tracked[kPromiseOwner] = invocation
@@ -333,7 +338,7 @@ function installPromises(): void {
       const owner = tracked[kPromiseOwner]
       if (owner === undefined || owner.ended !== true) return
       const origin = tracked[kPromiseOrigin] as Error
-      const flagged = owner as Holder & { [kPromiseReported]?: boolean }
+      const flagged = owner as WatchedInvocation & { [kPromiseReported]?: boolean }
       if (flagged[kPromiseReported] === true || !startedByApplication(origin)) return
       flagged[kPromiseReported] = true
       reportLate({
@@ -349,22 +354,26 @@ function installPromises(): void {
 
 // --- /tmp ------------------------------------------------------------------------------------
 
-const kTmpScope = Symbol.for('@lmi/tmp-scope/current')
+/**
+ * Declares where to find the current invocation's scoped /tmp directory: `@lmi/tmp-scope`
+ * calls this with its `tryGetTmp` when a `tmpScope()` middleware is created. From then on the
+ * /tmp detector reports an invocation that has a scope and writes outside it.
+ */
+export function declareTmpScope(lookup: () => TmpScopeView | undefined): void {
+  processState.tmpScope = lookup
+}
 
 function installTmp(): void {
   const roots = [...new Set(['/tmp', resolve(tmpdir())])].map((root) => `${root}${sep}`)
   // Path → the invocation writing it, while that invocation runs.
-  const writers = new Map<string, Holder>()
+  const writers = new Map<string, WatchedInvocation>()
   const check = (path: unknown, writing: boolean) => {
     if (typeof path !== 'string' && !(path instanceof URL)) return
     const invocation = currentInvocation()
     if (invocation === undefined) return
     const absolute = resolve(path instanceof URL ? path.pathname : path)
     if (!roots.some((root) => absolute.startsWith(root))) return
-    const holder = invocation as Holder & {
-      [kTmpScope]?: { created: boolean; dir: string }
-    }
-    const scope = holder[kTmpScope]
+    const scope = processState.tmpScope?.()
     if (scope !== undefined) {
       const dir = scope.created ? scope.dir : undefined
       if (dir === undefined || !(absolute === dir || absolute.startsWith(`${dir}${sep}`))) {
@@ -380,7 +389,7 @@ function installTmp(): void {
     }
     if (!writing) return
     const other = writers.get(absolute)
-    if (other !== undefined && other !== holder && other.ended !== true) {
+    if (other !== undefined && other !== invocation && other.ended !== true) {
       report({
         ...finding(
           FINDING_CODES.TMP_SHARED_PATH,
@@ -391,7 +400,7 @@ function installTmp(): void {
         otherRequestId: other.requestId,
       })
     }
-    writers.set(absolute, holder)
+    writers.set(absolute, invocation)
     if (writers.size > 10_000) {
       for (const [key, writer] of writers) if (writer.ended === true) writers.delete(key)
     }
@@ -436,7 +445,7 @@ function installTmp(): void {
  * The timers and requests an invocation started and left running as it answered, as findings;
  * forgotten once taken, so each is reported once.
  */
-function takeEscapedWork(invocation: Holder): Finding[] {
+function takeEscapedWork(invocation: WatchedInvocation): Finding[] {
   const live = invocation[kLive]
   if (live === undefined) return []
   const found: Finding[] = []
@@ -473,7 +482,7 @@ function takeEscapedWork(invocation: Holder): Finding[] {
  * that fails it (the first piece; any others are reported as warnings).
  */
 export function escapedWorkError(invocation: object): SharedStateError | undefined {
-  const [first, ...rest] = takeEscapedWork(invocation as Holder)
+  const [first, ...rest] = takeEscapedWork(invocation as WatchedInvocation)
   for (const finding of rest) reportLate(finding)
   return first === undefined ? undefined : new SharedStateError(first)
 }
@@ -505,7 +514,7 @@ export function installDetectors(mode: SharedStateMode): void {
   diagnosticsChannel.subscribe(invocationEndChannel.name, function detectEscapedWork(message) {
     const { invocation } = message as InvocationEndMessage
     try {
-      for (const finding of takeEscapedWork(invocation as Holder)) reportLate(finding)
+      for (const finding of takeEscapedWork(invocation as WatchedInvocation)) reportLate(finding)
     } catch {
       // A subscriber must not throw (Node would report it as uncaught).
     }

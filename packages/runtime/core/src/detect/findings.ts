@@ -1,7 +1,7 @@
 import { sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { findingChannel } from '../channels.ts'
-import { InvalidConfigurationError, LmiError } from '../errors.ts'
+import { InvalidConfigurationError, SharedStateError } from '../errors.ts'
 import { processState } from '../process-state.ts'
 
 /**
@@ -81,28 +81,6 @@ export interface Finding {
   readonly tenantId?: string | undefined
   /** Where, trimmed to the application's own frames (no `node:` internals, no lmi). */
   readonly stack?: string | undefined
-}
-
-/**
- * The error a detector throws in `throw` mode, failing the offending invocation; its `code` is
- * the finding's.
- *
- * @example
- * ```ts
- * await assert.rejects(handler(event, context), (error) => error instanceof SharedStateError && error.code === 'LMI_SHARED_ENV_WRITE')
- * ```
- */
-export class SharedStateError extends LmiError {
-  readonly finding: Finding
-  constructor(finding: Finding) {
-    super(finding.message, finding.code)
-    this.name = 'SharedStateError'
-    this.finding = finding
-  }
-
-  override toJSON(): { name: string; code: string; message: string; finding: Finding } {
-    return { ...super.toJSON(), finding: this.finding }
-  }
 }
 
 /** Reads `LMI_SHARED_STATE`; `undefined` when unset. */

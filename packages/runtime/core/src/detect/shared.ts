@@ -1,6 +1,7 @@
 import { types } from 'node:util'
 import { InvalidConfigurationError } from '../errors.ts'
-import { currentInvocation, type InvocationState } from '../invocation/store.ts'
+import { currentInvocation } from '../invocation/current.ts'
+import type { InvocationState } from '../invocation/state.ts'
 import {
   detectorMode,
   FINDING_CODES,

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { EXTENSIONS_API_PREFIX, isRecord, JSON_CONTENT_TYPE } from '@lmi/core/internal'
 import {
   firstHeader,
+  isGone,
   parseErrorDocument,
   readBody,
   sendAccepted,
@@ -19,7 +21,7 @@ import type {
 } from './types.ts'
 
 /** The Extensions API, served beside the Runtime API on the same port, as Lambda does. */
-export const EXTENSION_PREFIX = '/2020-01-01/extension/'
+export const EXTENSION_PREFIX = `${EXTENSIONS_API_PREFIX}/`
 
 // Node lower-cases incoming header names.
 const IN_NAME = 'lambda-extension-name'
@@ -77,10 +79,6 @@ interface ExtensionState {
   released: Released | undefined
 }
 
-function isGone(res: ServerResponse): boolean {
-  return res.destroyed || res.socket === null || res.socket.destroyed
-}
-
 /** Parses `{"events": [...]}`; returns the events or the error message to answer with. */
 function parseEvents(
   body: Buffer,
@@ -92,10 +90,10 @@ function parseEvents(
     const message = error instanceof Error ? error.message : String(error)
     return { errorType: ErrorType.invalidFormat, message: `Could not parse the body: ${message}` }
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+  if (!isRecord(parsed) || Array.isArray(parsed)) {
     return { errorType: ErrorType.invalidFormat, message: 'The body must be a JSON object' }
   }
-  const { events, configurationKeys } = parsed as Record<string, unknown>
+  const { events, configurationKeys } = parsed
   // Lambda refuses the deprecated field rather than ignore settings the extension relies on.
   if (Array.isArray(configurationKeys) && configurationKeys.length > 0) {
     return {
@@ -340,7 +338,7 @@ export class ExtensionsApi {
     if (released === undefined || isGone(res)) return
     res.setHeader(OUT_EVENT_ID, released.eventId)
     res.writeHead(200, {
-      'Content-Type': 'application/json',
+      'Content-Type': JSON_CONTENT_TYPE,
       'Content-Length': released.body.length,
     })
     res.end(released.body)

@@ -1,5 +1,18 @@
-import { EmulatorArgumentError } from './errors.ts'
+import type { ServerResponse } from 'node:http'
+import { isRecord } from '@lmi/core/internal'
+import { EmulatorArgumentError } from '../errors.ts'
 import type { Fault, FaultEndpoint } from './types.ts'
+
+// Marks the router leaves on a response for the handler that answers it.
+const kDropAck = Symbol('lmi.emulator.dropAck')
+const kBodyDelay = Symbol('lmi.emulator.bodyDelay')
+
+interface MarkedResponse extends ServerResponse {
+  /** A `drop-ack` fault: the 202 is replaced by a cut connection. */
+  [kDropAck]?: boolean
+  /** A `slow-body` fault: the event follows the headers after this many ms. */
+  [kBodyDelay]?: number
+}
 
 const ENDPOINTS: ReadonlySet<string> = new Set<FaultEndpoint>([
   'next',
@@ -20,7 +33,7 @@ function checkMs(ms: number): void {
 }
 
 function checkFault(fault: Fault): Fault {
-  if (typeof fault !== 'object' || fault === null) {
+  if (!isRecord(fault)) {
     throw new EmulatorArgumentError('a fault must be an object')
   }
   if (!ENDPOINTS.has(fault.endpoint)) {
@@ -94,5 +107,45 @@ export class FaultPlan {
   clear(): void {
     this.#pending.clear()
     this.#size = 0
+  }
+}
+
+/** Marks `res` so its 202 is replaced by a cut connection (the `drop-ack` fault). */
+export function markDropAck(res: ServerResponse): void {
+  ;(res as MarkedResponse)[kDropAck] = true
+}
+
+/** Whether `res` carries a `drop-ack` fault. */
+export function isDropAck(res: ServerResponse): boolean {
+  return (res as MarkedResponse)[kDropAck] === true
+}
+
+/** Marks a `/next` response so the event follows its headers `ms` later (the `slow-body` fault). */
+export function markSlowBody(res: ServerResponse, ms: number): void {
+  ;(res as MarkedResponse)[kBodyDelay] = ms
+}
+
+/** The `slow-body` delay `res` carries, if any. */
+export function slowBodyDelay(res: ServerResponse): number | undefined {
+  return (res as MarkedResponse)[kBodyDelay]
+}
+
+/** The timers of `delay` and `slow-body` faults, all cleared when the emulator closes. */
+export class FaultTimers {
+  readonly #timers = new Set<NodeJS.Timeout>()
+
+  /** Runs `run` after `ms`, unless {@link FaultTimers.clear} comes first. */
+  after(ms: number, run: () => void): void {
+    const timers = this.#timers
+    const timer = setTimeout(function faultTimerFired() {
+      timers.delete(timer)
+      run()
+    }, ms)
+    timers.add(timer)
+  }
+
+  clear(): void {
+    for (const timer of this.#timers) clearTimeout(timer)
+    this.#timers.clear()
   }
 }

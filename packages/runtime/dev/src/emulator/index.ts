@@ -1,5 +1,5 @@
+export { CODES, EmulatorArgumentError, EmulatorClosedError, EmulatorError } from '../errors.ts'
 export { createEmulator } from './emulator.ts'
-export { EmulatorArgumentError, EmulatorClosedError, EmulatorError } from './errors.ts'
 export {
   LAMBDA_RESPONSE_LIMIT_BYTES,
   LAMBDA_STREAMING_RESPONSE_LIMIT_BYTES,

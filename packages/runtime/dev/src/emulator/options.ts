@@ -1,6 +1,9 @@
 import { validateHeaderValue } from 'node:http'
-import { EmulatorArgumentError } from './errors.ts'
-import type { EmulatorOptions } from './types.ts'
+import { isRecord } from '@lmi/core/internal'
+import { EmulatorArgumentError } from '../errors.ts'
+import type { InvocationInit } from './invocations.ts'
+import { EMPTY_EVENT, headerJson } from './protocol.ts'
+import type { EmulatorOptions, InvokeOptions } from './types.ts'
 
 /** {@link EmulatorOptions} with the defaults applied and checked. */
 export interface ResolvedOptions {
@@ -64,7 +67,7 @@ export function checkHeaderValue(value: unknown, name: string): string {
 
 /** Merges defaults and validates once, at creation, so the request path never has to. */
 export function resolveOptions(options: EmulatorOptions | undefined): ResolvedOptions {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+  if (options !== undefined && !isRecord(options)) {
     throw new EmulatorArgumentError('options must be an object')
   }
   const merged = { ...DEFAULTS }
@@ -105,4 +108,62 @@ export function resolveOptions(options: EmulatorOptions | undefined): ResolvedOp
   checkHeaderValue(merged.region, 'region')
   checkHeaderValue(merged.accountId, 'accountId')
   return merged
+}
+
+/** The bytes `invoke()` hands the runtime for `event`: JSON, or the bytes themselves. */
+export function encodeEvent(event: unknown): Buffer {
+  if (event === undefined) return EMPTY_EVENT
+  if (Buffer.isBuffer(event)) return event
+  if (event instanceof Uint8Array) return Buffer.from(event.buffer, event.byteOffset, event.length)
+  let json: string | undefined
+  try {
+    json = JSON.stringify(event)
+  } catch (cause) {
+    throw new EmulatorArgumentError('the event cannot be serialised to JSON', { cause })
+  }
+  if (json === undefined) throw new EmulatorArgumentError('the event cannot be serialised to JSON')
+  return Buffer.from(json)
+}
+
+function jsonHeaderValue(value: unknown, name: string): string {
+  let json: string | undefined
+  try {
+    json = JSON.stringify(value)
+  } catch (cause) {
+    throw new EmulatorArgumentError(`${name} cannot be serialised to JSON`, { cause })
+  }
+  if (json === undefined) throw new EmulatorArgumentError(`${name} cannot be serialised to JSON`)
+  return headerJson(json)
+}
+
+function checkRequestId(value: unknown): string {
+  const requestId = checkHeaderValue(value, 'requestId')
+  if (requestId.length > 256) {
+    throw new EmulatorArgumentError(`requestId must be 1-256 characters, got ${requestId.length}`)
+  }
+  return requestId
+}
+
+function checkDeadlineHeader(value: unknown): string | null | undefined {
+  if (value === undefined || value === null || value === '') return value
+  return checkHeaderValue(value, 'deadlineHeader')
+}
+
+/** Checks `invoke()`'s options once, where they are given; `timeoutMs` is the default. */
+export function initFromOptions(
+  options: InvokeOptions | undefined,
+  defaultTimeoutMs: number,
+): InvocationInit {
+  const { requestId, tenantId, traceId, clientContext, identity, timeoutMs, deadlineHeader } =
+    options ?? {}
+  return {
+    requestId: requestId === undefined ? undefined : checkRequestId(requestId),
+    tenantId: tenantId === undefined ? undefined : checkHeaderValue(tenantId, 'tenantId'),
+    traceId: traceId === undefined ? undefined : checkHeaderValue(traceId, 'traceId'),
+    clientContext:
+      clientContext === undefined ? undefined : jsonHeaderValue(clientContext, 'clientContext'),
+    identity: identity === undefined ? undefined : jsonHeaderValue(identity, 'identity'),
+    timeoutMs: timeoutMs === undefined ? defaultTimeoutMs : checkTimeoutMs(timeoutMs, 'timeoutMs'),
+    deadlineHeader: checkDeadlineHeader(deadlineHeader),
+  }
 }

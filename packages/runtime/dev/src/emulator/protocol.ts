@@ -1,5 +1,12 @@
 import { randomBytes, randomFillSync } from 'node:crypto'
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import {
+  isRecord,
+  JSON_CONTENT_TYPE,
+  RESPONSE_LIMIT_BYTES,
+  STREAMING_RESPONSE_LIMIT_BYTES,
+} from '@lmi/core/internal'
+import { isDropAck } from './faults.ts'
 import type { InvocationError } from './types.ts'
 
 /**
@@ -10,7 +17,7 @@ import type { InvocationError } from './types.ts'
  * if (body.length > LAMBDA_RESPONSE_LIMIT_BYTES) throw new Error('response too large')
  * ```
  */
-export const LAMBDA_RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024
+export const LAMBDA_RESPONSE_LIMIT_BYTES = RESPONSE_LIMIT_BYTES
 
 /**
  * Largest streamed response Lambda accepts: 200 MB.
@@ -20,22 +27,14 @@ export const LAMBDA_RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024
  * if (streamedBytes > LAMBDA_STREAMING_RESPONSE_LIMIT_BYTES) controller.abort()
  * ```
  */
-export const LAMBDA_STREAMING_RESPONSE_LIMIT_BYTES = 200 * 1024 * 1024
-
-export const RUNTIME_PREFIX = '/2018-06-01/runtime/'
-export const INVOCATION_PREFIX = 'invocation/'
-export const INVOKE_PREFIX = '/2015-03-31/functions/'
-export const INVOKE_SUFFIX = '/invocations'
+export const LAMBDA_STREAMING_RESPONSE_LIMIT_BYTES = STREAMING_RESPONSE_LIMIT_BYTES
 
 export const EMPTY = Buffer.alloc(0)
 export const EMPTY_EVENT = Buffer.from('{}')
 const ACCEPTED = Buffer.from('{"status":"OK"}')
-const JSON_TYPE = 'application/json'
 
-// Node lower-cases incoming header and trailer names.
-export const IN_ERROR_TYPE = 'lambda-runtime-function-error-type'
-export const IN_ERROR_BODY = 'lambda-runtime-function-error-body'
-export const IN_RESPONSE_MODE = 'lambda-runtime-function-response-mode'
+/** The error type of an invocation that ran past its deadline, as Lambda names it. */
+export const TIMED_OUT_TYPE = 'Sandbox.Timedout'
 
 const ENTROPY_BYTES = 4000 // 200 trace ids per refill
 
@@ -98,10 +97,10 @@ export function parseErrorDocument(text: string, typeHeader: string | undefined)
   } catch {
     return { errorType: fallbackType, errorMessage: text }
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+  if (!isRecord(parsed) || Array.isArray(parsed)) {
     return { errorType: fallbackType, errorMessage: text }
   }
-  const { errorType, errorMessage, stackTrace, trace } = parsed as Record<string, unknown>
+  const { errorType, errorMessage, stackTrace, trace } = parsed
   const error: InvocationError = {
     errorType: typeof errorType === 'string' && errorType !== '' ? errorType : fallbackType,
     errorMessage: typeof errorMessage === 'string' ? errorMessage : '',
@@ -109,6 +108,19 @@ export function parseErrorDocument(text: string, typeHeader: string | undefined)
   if (isStringArray(stackTrace)) error.stackTrace = stackTrace
   if (isStringArray(trace)) error.trace = trace
   return error
+}
+
+/** The error of a response over `limit`, worded as Lambda words it. */
+export function tooLargeError(size: number, limit: number): InvocationError {
+  return {
+    errorType: 'Function.ResponseSizeTooLarge',
+    errorMessage: `Response payload size (${size} bytes) exceeded maximum allowed payload size (${limit} bytes).`,
+  }
+}
+
+/** Whether the runtime reported the invocation's own timeout (in the body or the header). */
+export function isTimedOut(error: InvocationError, typeHeader: string | undefined): boolean {
+  return error.errorType === TIMED_OUT_TYPE || typeHeader === TIMED_OUT_TYPE
 }
 
 /** Copies Node's header object into plain strings (repeated headers joined with `, `). */
@@ -134,10 +146,17 @@ export function concatChunks(chunks: Buffer[], size: number): Buffer {
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent || res.destroyed) return
   const bytes = Buffer.from(JSON.stringify(body))
-  res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': bytes.length })
+  res.writeHead(status, { 'Content-Type': JSON_CONTENT_TYPE, 'Content-Length': bytes.length })
   res.end(bytes)
 }
 
+/** Whether `res` can no longer be answered: its client left or its socket is gone. */
+export function isGone(res: ServerResponse): boolean {
+  const socket = res.socket
+  return res.destroyed || socket === null || socket.destroyed
+}
+
+/** Answers `errorType`/`errorMessage` JSON, as the Runtime API reports a refused request. */
 export function sendError(
   res: ServerResponse,
   status: number,
@@ -147,16 +166,14 @@ export function sendError(
   sendJson(res, status, { errorType, errorMessage })
 }
 
-/** Marks a response whose 202 must be replaced by a cut connection (the `drop-ack` fault). */
-export const kDropAck = Symbol('lmi.emulator.dropAck')
-
+/** Answers `202 {"status":"OK"}`, or cuts the connection under a `drop-ack` fault. */
 export function sendAccepted(res: ServerResponse): void {
   if (res.headersSent || res.destroyed) return
-  if ((res as ServerResponse & { [kDropAck]?: boolean })[kDropAck] === true) {
+  if (isDropAck(res)) {
     res.socket?.destroy()
     return
   }
-  res.writeHead(202, { 'Content-Type': JSON_TYPE, 'Content-Length': ACCEPTED.length })
+  res.writeHead(202, { 'Content-Type': JSON_CONTENT_TYPE, 'Content-Length': ACCEPTED.length })
   res.end(ACCEPTED)
 }
 

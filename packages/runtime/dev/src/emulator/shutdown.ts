@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
-import { EmulatorArgumentError } from './errors.ts'
+import { EmulatorArgumentError } from '../errors.ts'
 import { checkTimeoutMs } from './options.ts'
 import type {
   ProcessShutdown,

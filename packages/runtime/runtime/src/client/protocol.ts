@@ -1,33 +1,8 @@
-// The Runtime API's paths, limits and encodings: one module for the client (undici), the
-// streamed response (node:http) and the executors in worker threads, which load no HTTP client.
-
-/**
- * Lambda's limit for a buffered response payload (6 MB).
- *
- * @example
- * ```ts
- * if (body.length > RESPONSE_LIMIT_BYTES) throw new ResponseSizeTooLargeError(body.length, RESPONSE_LIMIT_BYTES)
- * ```
- */
-export const RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024
-
-export const API_PREFIX = '/2018-06-01/runtime'
-export const NEXT_PATH = `${API_PREFIX}/invocation/next`
-export const JSON_CONTENT_TYPE = 'application/json'
-
-/**
- * The path of an invocation's `response` or `error` endpoint. The request id is
- * percent-encoded: it is whatever the Runtime API sent, and a space or a `/` in it would
- * otherwise make an invalid request or another path.
- *
- * @example
- * ```ts
- * invocationPath('a b/c', 'response') // '/2018-06-01/runtime/invocation/a%20b%2Fc/response'
- * ```
- */
-export function invocationPath(requestId: string, action: 'response' | 'error'): string {
-  return `${API_PREFIX}/invocation/${encodeURIComponent(requestId)}/${action}`
-}
+// The Runtime API's encodings: error bodies, the X-Ray error cause, header-safe values — for
+// the client (undici), the streamed response (node:http) and the executors in worker threads,
+// which load no HTTP client. Its paths, header names and limits are @lmi/core's protocol.ts,
+// shared with the dev emulator.
+import { XRAY_ERROR_CAUSE_LIMIT_BYTES } from '@lmi/core/internal'
 
 /**
  * What `postResponse`/`postError` resolve with when a retry was refused because an earlier
@@ -60,13 +35,6 @@ function percentEncode(char: string): string {
   return encoded
 }
 
-/**
- * The most the `Lambda-Runtime-Function-XRay-Error-Cause` header carries, in bytes: stack frames
- * are dropped from the end, then the message is cut, until the cause fits. (AWS's runtime sets
- * no bound; a Runtime API behind a usual 8–16 KB header limit would refuse the whole post.)
- */
-export const XRAY_ERROR_CAUSE_LIMIT_BYTES = 8 * 1024
-
 interface XRayStackFrame {
   path: string
   line: number
@@ -77,7 +45,9 @@ interface XRayStackFrame {
  * The X-Ray error cause AWS's Node runtime sends with an error answer, built from the error
  * body (already read safely from whatever was thrown): `{ working_directory, exceptions: [{
  * type, message, stack: [{ path, line, label }] }], paths }`, as ASCII JSON within
- * {@link XRAY_ERROR_CAUSE_LIMIT_BYTES}, so it is always a valid header value. `undefined` if
+ * {@link XRAY_ERROR_CAUSE_LIMIT_BYTES}, so it is always a valid header value: stack frames are
+ * dropped from the end, then the message is cut, until it fits (AWS's runtime sets no bound; a
+ * Runtime API behind a usual 8–16 KB header limit would refuse the whole post). `undefined` if
  * even an empty stack and message do not fit.
  *
  * @example

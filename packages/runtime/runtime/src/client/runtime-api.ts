@@ -1,29 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ErrorResponse } from '@lmi/core'
-import { MAX_FUNCTION_TIMEOUT_MS, type NextInvocation, rawSetImmediate } from '@lmi/core/internal'
-import { Client, type Dispatcher } from 'undici'
-import { RuntimeApiFatalError } from '../errors.ts'
 import {
-  ALREADY_DELIVERED,
-  API_PREFIX,
-  errorBody,
-  headerSafe,
+  ANSWER_HEADERS,
   invocationPath,
   JSON_CONTENT_TYPE,
-  NEXT_PATH,
-  RESPONSE_LIMIT_BYTES,
-  xrayErrorCause,
-} from './protocol.ts'
+  MAX_FUNCTION_TIMEOUT_MS,
+  NEXT_HEADERS,
+  type NextInvocation,
+  RUNTIME_PATHS,
+  rawSetImmediate,
+} from '@lmi/core/internal'
+import { Client, type Dispatcher } from 'undici'
+import { RuntimeApiFatalError } from '../errors.ts'
+import { ALREADY_DELIVERED, errorBody, headerSafe, xrayErrorCause } from './protocol.ts'
 
 export type { NextInvocation }
-// The deadline assumed when the Runtime API sends none the runtime can use (parseDeadline).
-export {
-  ALREADY_DELIVERED,
-  headerSafe,
-  invocationPath,
-  MAX_FUNCTION_TIMEOUT_MS,
-  RESPONSE_LIMIT_BYTES,
-}
 
 interface RawResponse {
   statusCode: number
@@ -149,7 +140,7 @@ export class RuntimeApiClient {
       if (this.#stopReason !== undefined) throw this.#stopReason
       let failure: Error
       try {
-        const response = await this.#dispatch({ method: 'GET', path: NEXT_PATH }, true)
+        const response = await this.#dispatch({ method: 'GET', path: RUNTIME_PATHS.next }, true)
         if (response.statusCode === 200) return decodeNext(response)
         failure = new Error(
           `GET /runtime/invocation/next answered ${response.statusCode}: ${response.body.toString('utf8', 0, 200)}`,
@@ -199,19 +190,19 @@ export class RuntimeApiClient {
   postError(requestId: string, error: ErrorResponse): Promise<number> {
     const headers: Record<string, string> = {
       'content-type': JSON_CONTENT_TYPE,
-      'lambda-runtime-function-error-type': headerSafe(error.errorType),
+      [ANSWER_HEADERS.errorType]: headerSafe(error.errorType),
     }
     // As AWS's runtime sends it, for X-Ray's view of the failure; bounded, never failing the post.
     const cause = xrayErrorCause(error)
-    if (cause !== undefined) headers['lambda-runtime-function-xray-error-cause'] = cause
+    if (cause !== undefined) headers[ANSWER_HEADERS.xrayErrorCause] = cause
     return this.#post(invocationPath(requestId, 'error'), errorBody(error), headers)
   }
 
   /** Posts an initialisation failure. */
   postInitError(error: ErrorResponse): Promise<number> {
-    return this.#post(`${API_PREFIX}/init/error`, errorBody(error), {
+    return this.#post(RUNTIME_PATHS.initError, errorBody(error), {
       'content-type': JSON_CONTENT_TYPE,
-      'lambda-runtime-function-error-type': headerSafe(error.errorType),
+      [ANSWER_HEADERS.errorType]: headerSafe(error.errorType),
     })
   }
 
@@ -274,18 +265,18 @@ export function parseDeadline(value: string | undefined, now = Date.now()): numb
 
 function decodeNext(response: RawResponse): NextInvocation {
   const headers = response.headers
-  const requestId = header(headers, 'lambda-runtime-aws-request-id')
+  const requestId = header(headers, NEXT_HEADERS.requestId)
   if (requestId === undefined || requestId === '') {
     throw new Error('GET /runtime/invocation/next answered without Lambda-Runtime-Aws-Request-Id')
   }
   return {
     requestId,
-    deadlineMs: parseDeadline(header(headers, 'lambda-runtime-deadline-ms')),
-    invokedFunctionArn: header(headers, 'lambda-runtime-invoked-function-arn') ?? '',
-    traceId: header(headers, 'lambda-runtime-trace-id'),
-    clientContext: header(headers, 'lambda-runtime-client-context'),
-    cognitoIdentity: header(headers, 'lambda-runtime-cognito-identity'),
-    tenantId: header(headers, 'lambda-runtime-aws-tenant-id'),
+    deadlineMs: parseDeadline(header(headers, NEXT_HEADERS.deadlineMs)),
+    invokedFunctionArn: header(headers, NEXT_HEADERS.functionArn) ?? '',
+    traceId: header(headers, NEXT_HEADERS.traceId),
+    clientContext: header(headers, NEXT_HEADERS.clientContext),
+    cognitoIdentity: header(headers, NEXT_HEADERS.cognitoIdentity),
+    tenantId: header(headers, NEXT_HEADERS.tenantId),
     body: response.body,
   }
 }

@@ -170,3 +170,22 @@ function safeStringify(value: unknown): string {
     return JSON.stringify({ message: format('%o', value) })
   }
 }
+
+/**
+ * A closed stdout or stderr (EPIPE: whoever read the logs is gone — a parent `lmi dev` or
+ * `lmi check` that died) ends the process. Left alone, the write error becomes an uncaught
+ * exception whose report is another write to the same closed pipe, in a loop.
+ *
+ * @example
+ * ```ts
+ * exitWhenLogsClose()
+ * const log = new RuntimeLog(config.log)
+ * ```
+ */
+export function exitWhenLogsClose(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', function onLogStreamError(error: NodeJS.ErrnoException) {
+      if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') process.exit(1)
+    })
+  }
+}

@@ -1,24 +1,19 @@
 import type { Agent } from 'node:http'
-import {
-  type ErrorResponse,
-  type FunctionInfo,
-  InvocationTimeoutError,
-  toErrorResponse,
-} from '@lmi/core'
+import { type FunctionInfo, toErrorResponse } from '@lmi/core'
 import {
   describeValue,
   HANDLER_HIGHWATERMARK,
+  type InvocationOutcome,
   InvocationState,
   invocationStorage,
   type NextInvocation,
-  type Outcome,
   rawClearTimeout,
   rawSetTimeout,
 } from '@lmi/core/internal'
-import { RESPONSE_LIMIT_BYTES } from '../client/protocol.ts'
+import { type Answer, encodeResponse, lostAnswer } from '../client/answer.ts'
 import {
+  CODES,
   ResponseSizeTooLargeError,
-  RuntimeApiFatalError,
   SerializationError,
   UncaughtExceptionError,
   UnhandledRejectionError,
@@ -75,28 +70,6 @@ export interface Job {
   payload: string
   timeoutMs: number
 }
-
-/**
- * What an {@link Executor} made of a {@link Job}, for the runtime to post. Plain data, so it
- * crosses from a worker thread to the main thread as it is.
- *
- * - `response`: the result, already serialised (JSON text within {@link RESPONSE_LIMIT_BYTES}).
- * - `error`: the error body to post to `/error` (already logged inside the invocation's context).
- * - `streamed`: a streaming handler's answer, sent by the executor itself; `status` is what the
- *   Runtime API answered to it.
- * - `lost`: the streamed answer could not be sent; `fatal` when the API answered 500 (the
- *   process must then exit, Lambda's contract).
- *
- * @example
- * ```ts
- * if (answer.type === 'response') await client.postResponse(requestId, answer.body)
- * ```
- */
-export type Answer =
-  | { type: 'response'; body: string }
-  | { type: 'error'; error: ErrorResponse; timedOut: boolean }
-  | { type: 'streamed'; status: number; ok: boolean }
-  | { type: 'lost'; message: string; fatal: boolean }
 
 /**
  * Options of {@link Executor}.
@@ -241,18 +214,15 @@ export class Executor {
     const { next, timeoutMs } = job
     const invocation = InvocationState.fromNext(next, this.#options.functionInfo)
     this.#inFlight.add(invocation)
-    // Already past its deadline when read (this loop was blocked): it expires at once.
-    const timer = rawSetTimeout(
-      () => invocation.expire(timeoutMs),
-      Math.max(0, next.deadlineMs - Date.now()),
-    )
+    // The invocation ends itself at its deadline (at once if this loop read it late).
+    invocation.expireAtDeadline(timeoutMs, { streamed: this.#handler.streaming })
     if (this.#options.sequential) {
       if (next.traceId === undefined) delete process.env._X_AMZN_TRACE_ID
       else process.env._X_AMZN_TRACE_ID = next.traceId
     }
     let stream: ResponseStream | undefined
     try {
-      let outcome: Outcome | undefined
+      let outcome: InvocationOutcome | undefined
       let event: unknown
       try {
         event = JSON.parse(job.payload)
@@ -263,26 +233,12 @@ export class Executor {
         stream = this.#createStream(next.requestId)
       }
       outcome ??= await invocation.run(this.#call(event, invocation, stream), this.#onLateSettle)
-      // A handler that returned only after its deadline (its loop blocked, so the deadline's
-      // timer could not fire first) has timed out: Lambda has given up on it, and a success
-      // posted now would be refused or, worse, counted.
-      if (outcome.ok && stream === undefined && Date.now() >= next.deadlineMs) {
-        outcome = {
-          ok: false,
-          error: new InvocationTimeoutError(next.requestId, timeoutMs),
-          timedOut: true,
-        }
-      }
       if (invocation.lingering) this.#addZombie(invocation)
       return await this.#answer(invocation, outcome, stream)
     } catch (error) {
-      return {
-        type: 'lost',
-        message: describeValue(error),
-        fatal: error instanceof RuntimeApiFatalError,
-      }
+      return lostAnswer(error)
     } finally {
-      rawClearTimeout(timer)
+      invocation.dispose()
       this.#inFlight.delete(invocation)
     }
   }
@@ -330,7 +286,7 @@ export class Executor {
       this.#zombieTimer = undefined
     }
     this.#log.log('WARN', 'Handler settled after its invocation had ended; result discarded', {
-      code: 'LMI_LATE_SETTLE',
+      code: CODES.LATE_SETTLE,
       requestId: invocation.requestId,
     })
     this.#onLateWork()
@@ -373,14 +329,14 @@ export class Executor {
     this.#log.log(
       'WARN',
       `${count} handler(s) still running after their invocation ended, the oldest for ${oldestAgeMs} ms: they hold memory and connections, and their results are discarded`,
-      { code: 'LMI_ZOMBIE_INVOCATIONS', count, oldestAgeMs, requestIds },
+      { code: CODES.ZOMBIE_INVOCATIONS, count, oldestAgeMs, requestIds },
     )
     this.#armZombieReport()
   }
 
   async #answer(
     invocation: InvocationState,
-    outcome: Outcome,
+    outcome: InvocationOutcome,
     stream: ResponseStream | undefined,
   ): Promise<Answer> {
     if (!outcome.ok) return this.#error(invocation, outcome.error, outcome.timedOut, stream)
@@ -390,18 +346,13 @@ export class Executor {
     }
     let body: string
     try {
-      body = JSON.stringify(outcome.value === undefined ? null : outcome.value)
+      body = encodeResponse(outcome.value)
     } catch (error) {
-      return this.#error(invocation, new SerializationError(error), false, stream)
-    }
-    // A string's UTF-8 length is at most three bytes per UTF-16 unit: measured only when it
-    // could be over.
-    if (body.length * 3 > RESPONSE_LIMIT_BYTES) {
-      const size = Buffer.byteLength(body)
-      if (size > RESPONSE_LIMIT_BYTES) {
-        const error = new ResponseSizeTooLargeError(size, RESPONSE_LIMIT_BYTES)
-        return this.#error(invocation, error, false, stream)
+      // The invocation's error when its result has no fitting JSON; anything else is not.
+      if (!(error instanceof SerializationError || error instanceof ResponseSizeTooLargeError)) {
+        throw error
       }
+      return this.#error(invocation, error, false, stream)
     }
     return { type: 'response', body }
   }
@@ -447,7 +398,7 @@ export class Executor {
         // Its invocation was already answered: nobody else is affected, so keep serving.
         invocationStorage.run(invocation, () =>
           this.#log.log('WARN', `Fault after the invocation ended: ${describeValue(error)}`, {
-            code: 'LMI_FAULT_AFTER_END',
+            code: CODES.FAULT_AFTER_END,
             kind,
           }),
         )
@@ -457,7 +408,7 @@ export class Executor {
         'FATAL',
         `Unattributable ${kind}, draining and exiting: ${describeValue(error)}`,
         {
-          code: 'LMI_UNATTRIBUTABLE_FAULT',
+          code: CODES.UNATTRIBUTABLE_FAULT,
           ...toErrorResponse(error),
         },
       )

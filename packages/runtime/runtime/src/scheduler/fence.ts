@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import type { Agent, ClientRequest } from 'node:http'
-import { currentInvocation, type InvocationState } from '@lmi/core/internal'
-import { type FenceReason, RequestFencedError } from '../errors.ts'
+import { CHANNELS, currentInvocation, type InvocationState } from '@lmi/core/internal'
+import { CODES, type FenceReason, RequestFencedError } from '../errors.ts'
 import type { RuntimeLog } from '../log/log.ts'
 
 /**
@@ -11,16 +11,26 @@ import type { RuntimeLog } from '../log/log.ts'
  * aborted with that error at the moment undici would start writing it (`onRequestStart` /
  * `onConnect` in `lib/core/request.js`): no byte is sent, the caller's promise rejects with it
  * (`fetch` wraps it as the `cause` of `TypeError: fetch failed`).
+ *
+ * @example
+ * ```ts
+ * diagnosticsChannel.subscribe(UNDICI_REQUEST_CREATE, (message) => count((message as { request: { origin: string } }).request.origin))
+ * ```
  */
-export const UNDICI_REQUEST_CREATE = 'undici:request:create'
+export const UNDICI_REQUEST_CREATE = CHANNELS.undiciRequestCreate
 
 /**
  * Published by `node:http` (and so `node:https` and every client built on them: the AWS SDK's
  * default handler, axios, got) at the end of the `ClientRequest` constructor (Node ≥ 22.12),
  * before anything is written: a request destroyed then sends nothing and emits the error as its
  * `'error'` event, which the caller has had a tick to listen to.
+ *
+ * @example
+ * ```ts
+ * diagnosticsChannel.subscribe(HTTP_CLIENT_REQUEST_CREATED, (message) => count((message as { request: ClientRequest }).request.host))
+ * ```
  */
-export const HTTP_CLIENT_REQUEST_CREATED = 'http.client.request.created'
+export const HTTP_CLIENT_REQUEST_CREATED = CHANNELS.httpClientRequestCreated
 
 /** The part of undici's `Request` the fence reads and writes (both copies agree on it). */
 interface UndiciRequest {
@@ -170,7 +180,7 @@ export class RequestFence {
     if (!this.#logged.has(invocation)) {
       this.#logged.add(invocation)
       this.#log.log('WARN', error.message, {
-        code: 'LMI_REQUEST_FENCED',
+        code: CODES.REQUEST_FENCED,
         requestId: invocation.requestId,
         method,
         url,

@@ -5,16 +5,16 @@ import {
   rawClearTimeout,
   rawSetTimeout,
 } from '@lmi/core/internal'
-import { ALREADY_DELIVERED, RESPONSE_LIMIT_BYTES } from '../client/protocol.ts'
+import { type Answer, answerInvocation, lostAnswer } from '../client/answer.ts'
 import { RuntimeApiClient } from '../client/runtime-api.ts'
-import { ResponseSizeTooLargeError, RuntimeApiFatalError, ShutdownTimeoutError } from '../errors.ts'
+import { SHUTDOWN_TIMEOUT_DEFAULT_MS } from '../config.ts'
+import { CODES, ShutdownTimeoutError } from '../errors.ts'
 import type { LoadedHandler } from '../handler/load.ts'
 import type { RuntimeLog } from '../log/log.ts'
-import { type Answer, Executor, type ExecutorOptions, type Job, type LateWork } from './executor.ts'
+import { Executor, type ExecutorOptions, type Job, type LateWork } from './executor.ts'
 import {
   HOOKS_MAX_MS,
   runShutdownHooksWithin,
-  SHUTDOWN_TIMEOUT_DEFAULT_MS,
   type ShutdownPlan,
   settlesWithin,
   shutdownPlan,
@@ -193,9 +193,9 @@ interface Running {
   settle: ((answer: Answer) => void) | undefined
 }
 
-const STOP = new LmiError('The runtime is stopping', 'LMI_STOPPING')
+const STOP = new LmiError('The runtime is stopping', CODES.STOPPING)
 
-export { SHUTDOWN_TIMEOUT_DEFAULT_MS, type ShutdownPlan, shutdownPlan } from './shutdown.ts'
+export { type ShutdownPlan, shutdownPlan } from './shutdown.ts'
 /**
  * With worker threads: how long after an invocation's deadline the runtime waits for its
  * executor's answer (a timeout, normally sent at the deadline itself) before answering for it.
@@ -272,7 +272,7 @@ export class Runtime {
         fenceRequests: options.fenceRequests,
       })
     } else {
-      throw new LmiError('Runtime needs a handler or executors', 'LMI_INVALID_CONFIGURATION')
+      throw new LmiError('Runtime needs a handler or executors', CODES.INVALID_CONFIGURATION)
     }
   }
 
@@ -295,7 +295,7 @@ export class Runtime {
 
   /** Starts polling; resolves once the runtime has stopped (see {@link stop}). */
   async start(): Promise<void> {
-    if (this.#started) throw new LmiError('Runtime already started', 'LMI_ALREADY_STARTED')
+    if (this.#started) throw new LmiError('Runtime already started', CODES.ALREADY_STARTED)
     this.#started = true
     this.#executors.start(() => {
       this.#exitCode = 1
@@ -363,7 +363,7 @@ export class Runtime {
     this.#budgetSpent = error
     const running = [...this.#inFlight]
     this.#log.log('WARN', 'Shutdown budget spent with invocations still running: failing them', {
-      code: 'LMI_SHUTDOWN_TIMEOUT',
+      code: CODES.SHUTDOWN_TIMEOUT,
       budgetMs,
       totalMs: plan.totalMs,
       requestIds: running.map(({ job }) => job.next.requestId),
@@ -382,7 +382,7 @@ export class Runtime {
       'WARN',
       `Answers still being posted ${plan.answersMs} ms after the drain: closing connections`,
       {
-        code: 'LMI_SHUTDOWN_ANSWERS_TIMEOUT',
+        code: CODES.SHUTDOWN_ANSWERS_TIMEOUT,
         requestIds: [...this.#inFlight].map(({ job }) => job.next.requestId),
       },
     )
@@ -408,7 +408,7 @@ export class Runtime {
           'WARN',
           `GET /runtime/invocation/next failed, retrying: ${describeValue(error)}`,
           {
-            code: 'LMI_NEXT_RETRY',
+            code: CODES.NEXT_RETRY,
             attempt,
           },
         )
@@ -443,18 +443,22 @@ export class Runtime {
     this.#inFlight.add(entry)
     if (this.#inFlight.size > stats.peakInFlight) stats.peakInFlight = this.#inFlight.size
     try {
-      // Arrived after the shutdown budget: answered at once, the handler not run.
-      const answer =
-        this.#budgetSpent === undefined
-          ? await this.#run(entry)
-          : errorAnswer(this.#budgetSpent, false)
-      if (answer.type === 'response' || (answer.type === 'streamed' && answer.ok)) {
-        stats.succeeded++
-      } else if (answer.type === 'error' && answer.timedOut) stats.timedOut++
-      else stats.failed++
-      await this.#post(client, next.requestId, answer)
-    } catch (error) {
-      this.#answerLost(next.requestId, describeValue(error), error instanceof RuntimeApiFatalError)
+      let answer: Answer
+      try {
+        // Arrived after the shutdown budget: answered at once, the handler not run.
+        answer =
+          this.#budgetSpent === undefined
+            ? await this.#run(entry)
+            : errorAnswer(this.#budgetSpent, false)
+        if (answer.type === 'response' || (answer.type === 'streamed' && answer.ok)) {
+          stats.succeeded++
+        } else if (answer.type === 'error' && answer.timedOut) stats.timedOut++
+        else stats.failed++
+      } catch (error) {
+        // The executors never reject; should one all the same, that answer is lost, not the slot.
+        answer = lostAnswer(error)
+      }
+      await this.#answer(client, next.requestId, answer)
     } finally {
       this.#inFlight.delete(entry)
       this.#quietCheck?.()
@@ -480,7 +484,7 @@ export class Runtime {
         this.#log.log(
           'WARN',
           `No answer from the handler's event loop ${DEADLINE_BACKSTOP_MS} ms after the deadline (blocked by synchronous code?): answered as timed out`,
-          { code: 'LMI_DEADLINE_BACKSTOP', requestId },
+          { code: CODES.DEADLINE_BACKSTOP, requestId },
         )
         resolve(errorAnswer(new InvocationTimeoutError(requestId, job.timeoutMs), true))
       },
@@ -504,60 +508,11 @@ export class Runtime {
     if (seconds * 1000 > this.#timeoutMs) this.#timeoutMs = seconds * 1000
   }
 
-  async #post(client: RuntimeApiClient, requestId: string, answer: Answer): Promise<void> {
-    switch (answer.type) {
-      case 'response': {
-        const status = await client.postResponse(requestId, answer.body)
-        if (status !== 413) return this.#checkStatus(requestId, status)
-        const size = Buffer.byteLength(answer.body)
-        const error = new ResponseSizeTooLargeError(size, RESPONSE_LIMIT_BYTES, { refused: true })
-        const body = toErrorResponse(error)
-        this.#log.log('ERROR', body, {
-          errorType: body.errorType,
-          errorMessage: body.errorMessage,
-          requestId,
-        })
-        return this.#checkStatus(requestId, await client.postError(requestId, body))
-      }
-      case 'error':
-        return this.#checkStatus(requestId, await client.postError(requestId, answer.error))
-      case 'streamed':
-        return this.#checkStatus(requestId, answer.status)
-      case 'lost':
-        return this.#answerLost(requestId, answer.message, answer.fatal)
-    }
-  }
-
   /**
-   * An answer that could not be delivered (posted here, or streamed by an executor). `fatal`:
-   * the Runtime API answered 500, and Lambda's contract is to exit promptly, without draining.
+   * Hands the answer to the client; after a 500 from the Runtime API, Lambda's contract is a
+   * prompt exit, without draining.
    */
-  #answerLost(requestId: string, message: string, fatal: boolean): void {
-    if (fatal) {
-      this.#log.log('FATAL', message, { code: 'LMI_RUNTIME_API_FATAL', requestId })
-      this.#exit(1)
-      return
-    }
-    this.#log.log('ERROR', `Could not answer invocation ${requestId}: ${message}`, {
-      code: 'LMI_ANSWER_FAILED',
-      requestId,
-    })
-  }
-
-  #checkStatus(requestId: string, status: number): void {
-    if (status === ALREADY_DELIVERED) {
-      // Not a failure: the first attempt arrived, only its acknowledgement was lost.
-      this.#log.log(
-        'INFO',
-        `The answer for ${requestId} had already been delivered: a retry after a lost acknowledgement was refused as a duplicate`,
-        { code: 'LMI_ANSWER_DUPLICATE', requestId },
-      )
-      return
-    }
-    if (status >= 200 && status < 300) return
-    this.#log.log('WARN', `The Runtime API refused the answer for ${requestId} (${status})`, {
-      code: 'LMI_ANSWER_REFUSED',
-      requestId,
-    })
+  async #answer(client: RuntimeApiClient, requestId: string, answer: Answer): Promise<void> {
+    if (await answerInvocation(client, requestId, answer, this.#log)) this.#exit(1)
   }
 }

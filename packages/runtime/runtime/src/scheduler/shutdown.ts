@@ -1,13 +1,6 @@
 import { describeValue, rawClearTimeout, rawSetTimeout, runShutdownHooks } from '@lmi/core/internal'
+import { CODES } from '../errors.ts'
 import type { RuntimeLog } from '../log/log.ts'
-
-/**
- * The default of `LMI_SHUTDOWN_TIMEOUT_MS`: the runtime exits at most this long after SIGTERM.
- * Lambda gives the runtime up to 300 ms of its 2,000 ms shutdown phase before SIGKILL (when an
- * extension is registered; without one it sends no SIGTERM at all): 250 ms leaves room for the
- * process to end.
- */
-export const SHUTDOWN_TIMEOUT_DEFAULT_MS = 250
 
 /** The longest the shutdown hooks run, together, whatever the budget. */
 export const HOOKS_MAX_MS = 1000
@@ -68,12 +61,12 @@ export function onStopSignals(log: RuntimeLog, stop: () => unknown): () => void 
   const onSignal = (signal: NodeJS.Signals) => {
     if (received) {
       log.log('WARN', `${signal} received while draining: ignored, the drain continues`, {
-        code: 'LMI_SHUTDOWN_SIGNAL_IGNORED',
+        code: CODES.SHUTDOWN_SIGNAL_IGNORED,
       })
       return
     }
     received = true
-    log.log('INFO', `${signal} received: draining in-flight invocations`, { code: 'LMI_SHUTDOWN' })
+    log.log('INFO', `${signal} received: draining in-flight invocations`, { code: CODES.SHUTDOWN })
     stop()
   }
   process.on('SIGTERM', onSignal)
@@ -108,11 +101,11 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
  */
 export async function runShutdownHooksWithin(log: RuntimeLog, hooksMs: number): Promise<void> {
   const hooks = runShutdownHooks((error) => {
-    log.log('ERROR', `Shutdown hook failed: ${describeValue(error)}`, { code: 'LMI_SHUTDOWN_HOOK' })
+    log.log('ERROR', `Shutdown hook failed: ${describeValue(error)}`, { code: CODES.SHUTDOWN_HOOK })
   })
   if (await settlesWithin(hooks, hooksMs)) return
   log.log('WARN', `Shutdown hooks still running after ${hooksMs} ms: exiting without them`, {
-    code: 'LMI_SHUTDOWN_HOOKS_TIMEOUT',
+    code: CODES.SHUTDOWN_HOOKS_TIMEOUT,
     hooksMs,
   })
 }

@@ -3,10 +3,11 @@ import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parentPort, Worker } from 'node:worker_threads'
 import { type ErrorResponse, InvalidConfigurationError, LmiError, toErrorResponse } from '@lmi/core'
-import { rawClearTimeout, rawSetImmediate, rawSetTimeout } from '@lmi/core/internal'
-import { ShutdownTimeoutError } from '../errors.ts'
+import { parseInteger, rawClearTimeout, rawSetImmediate, rawSetTimeout } from '@lmi/core/internal'
+import type { Answer } from '../client/answer.ts'
+import { CODES, ShutdownTimeoutError, WorkerFailedError } from '../errors.ts'
 import type { RuntimeLog } from '../log/log.ts'
-import type { Answer, Executor, Job, LateWork } from './executor.ts'
+import type { Executor, Job, LateWork } from './executor.ts'
 import type { DispatchedJob, Executors } from './runtime.ts'
 import {
   onStopSignals,
@@ -128,25 +129,18 @@ export function workerCountFromEnv(
   cpus: number,
   concurrency: number,
 ): WorkerCount {
-  const lmi = env.LMI_WORKERS
-  if (lmi !== undefined && lmi.trim() !== '') {
-    const value = Number(lmi)
-    if (!Number.isInteger(value) || value < 0) {
-      throw new InvalidConfigurationError(
-        `LMI_WORKERS must be 0 or a positive integer, got "${lmi}"`,
-      )
-    }
-    return { count: Math.min(value, concurrency), from: 'LMI_WORKERS' }
-  }
-  const aws = env.AWS_LAMBDA_NODEJS_WORKER_COUNT
-  if (aws !== undefined && aws.trim() !== '') {
-    const value = Number(aws)
-    if (!Number.isInteger(value) || value < 1) {
-      throw new InvalidConfigurationError(
-        `AWS_LAMBDA_NODEJS_WORKER_COUNT must be a positive integer, got "${aws}"`,
-      )
-    }
-    return { count: Math.min(value, concurrency), from: 'AWS_LAMBDA_NODEJS_WORKER_COUNT' }
+  const lmi = parseInteger(env.LMI_WORKERS, 'LMI_WORKERS', {
+    min: 0,
+    // Worded as the setting is documented: 0 is "no worker threads", not just a number.
+    fail: () =>
+      new InvalidConfigurationError(
+        `LMI_WORKERS must be 0 or a positive integer, got "${env.LMI_WORKERS}"`,
+      ),
+  })
+  if (lmi !== undefined) return { count: Math.min(lmi, concurrency), from: 'LMI_WORKERS' }
+  const aws = parseInteger(env.AWS_LAMBDA_NODEJS_WORKER_COUNT, 'AWS_LAMBDA_NODEJS_WORKER_COUNT')
+  if (aws !== undefined) {
+    return { count: Math.min(aws, concurrency), from: 'AWS_LAMBDA_NODEJS_WORKER_COUNT' }
   }
   return { count: defaultWorkerCount(cpus, concurrency), from: 'default' }
 }
@@ -225,7 +219,7 @@ export async function superviseDispatcher(options: {
   })
   worker.on('error', (error) => {
     options.log.log('FATAL', `Dispatcher thread failed: ${String(error)}`, {
-      code: 'LMI_WORKER_FAILED',
+      code: CODES.WORKER_FAILED,
     })
   })
   const exited = once(worker, 'exit') as Promise<[number]>
@@ -233,23 +227,6 @@ export async function superviseDispatcher(options: {
   const [code] = await exited
   removeStopSignals()
   return code
-}
-
-/**
- * A worker thread failed (crashed, or exited while running invocations): the answer to each
- * invocation it held.
- *
- * @example
- * ```ts
- * // a native addon aborts the worker thread mid-invocation
- * // => { errorType: 'Runtime.WorkerFailed', errorMessage: 'The worker thread running this invocation stopped (exit code 1)' }
- * ```
- */
-export class WorkerFailedError extends LmiError {
-  constructor(detail: string) {
-    super(`The worker thread running this invocation stopped (${detail})`, 'LMI_WORKER_FAILED')
-    this.name = 'Runtime.WorkerFailed'
-  }
 }
 
 interface Thread {
@@ -424,7 +401,7 @@ export class WorkerExecutors implements Executors {
     })
     thread.worker.on('error', (error) => {
       this.#log.log('FATAL', `Worker thread failed: ${String(error)}`, {
-        code: 'LMI_WORKER_FAILED',
+        code: CODES.WORKER_FAILED,
       })
     })
     thread.worker.on('exit', (code) => {
@@ -543,7 +520,7 @@ export class WorkerExecutors implements Executors {
       if (!stalled) {
         if (thread.stalled && thread.reported) {
           this.#log.log('INFO', 'A worker thread whose event loop was blocked is serving again', {
-            code: 'LMI_WORKER_RESUMED',
+            code: CODES.WORKER_RESUMED,
             threadId: thread.worker.threadId,
             blockedMs: Date.now() - thread.stalledAt,
           })
@@ -560,7 +537,7 @@ export class WorkerExecutors implements Executors {
         this.#log.log(
           'WARN',
           `A worker thread's event loop has been blocked for over ${BLOCKED_LOG_MS} ms (synchronous code in a handler?): invocations run on the other workers meanwhile`,
-          { code: 'LMI_WORKER_BLOCKED', threadId: thread.worker.threadId },
+          { code: CODES.WORKER_BLOCKED, threadId: thread.worker.threadId },
         )
       }
       this.#queue.unshift(...this.#takeBack(thread, false))
@@ -656,7 +633,7 @@ export function serveWorker(
   data: ExecutorData,
 ): Promise<number> {
   const port = parentPort
-  if (port === null) throw new LmiError('serveWorker() runs in a worker thread', 'LMI_NOT_A_WORKER')
+  if (port === null) throw new LmiError('serveWorker() runs in a worker thread', CODES.NOT_A_WORKER)
   const shared: Shared = new Int32Array(data.shared)
   const { promise, resolve } = Promise.withResolvers<number>()
   const post = (message: WorkerMessage) => port.postMessage(message)

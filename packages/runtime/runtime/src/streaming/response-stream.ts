@@ -2,13 +2,16 @@ import type { Agent, ClientRequest, IncomingMessage } from 'node:http'
 import { Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { ErrorResponse } from '@lmi/core'
-import { invocationStorage } from '@lmi/core/internal'
-import { errorBody, headerSafe, invocationPath } from '../client/protocol.ts'
+import {
+  ANSWER_HEADERS,
+  invocationPath,
+  invocationStorage,
+  STREAMING_RESPONSE_MODE,
+} from '@lmi/core/internal'
+import { errorBody, headerSafe } from '../client/protocol.ts'
 import { RuntimeApiFatalError } from '../errors.ts'
 
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream'
-const ERROR_TYPE_TRAILER = 'Lambda-Runtime-Function-Error-Type'
-const ERROR_BODY_TRAILER = 'Lambda-Runtime-Function-Error-Body'
 
 /**
  * The `responseStream` a streaming handler writes to. The `POST .../response` with
@@ -67,9 +70,9 @@ export class ResponseStream extends Writable {
       agent: this.#agent,
       headers: {
         'Content-Type': this.#contentType,
-        'Lambda-Runtime-Function-Response-Mode': 'streaming',
+        [ANSWER_HEADERS.responseMode]: STREAMING_RESPONSE_MODE,
         'Transfer-Encoding': 'chunked',
-        Trailer: `${ERROR_TYPE_TRAILER}, ${ERROR_BODY_TRAILER}`,
+        Trailer: `${ANSWER_HEADERS.errorType}, ${ANSWER_HEADERS.errorBody}`,
       },
     })
   }
@@ -126,8 +129,8 @@ export class ResponseStream extends Writable {
     if (req === undefined) return false
     if (!req.writableEnded) {
       req.addTrailers({
-        [ERROR_TYPE_TRAILER]: headerSafe(error.errorType),
-        [ERROR_BODY_TRAILER]: Buffer.from(errorBody(error)).toString('base64'),
+        [ANSWER_HEADERS.errorType]: headerSafe(error.errorType),
+        [ANSWER_HEADERS.errorBody]: Buffer.from(errorBody(error)).toString('base64'),
       })
       invocationStorage.exit(() => req.end())
     }

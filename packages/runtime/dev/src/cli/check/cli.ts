@@ -1,9 +1,10 @@
-import { parseArgs } from 'node:util'
 import { describeValue } from '@lmi/core/internal'
-import { envFromPairs, handlerFileNotice } from '../common.ts'
-import { CheckError, CheckUsageError } from './errors.ts'
+import { CheckError, CheckUsageError } from '../../errors.ts'
+import { parseCommandLine } from '../shared/flags.ts'
+import { handlerFileNotice } from '../shared/runtime.ts'
 import { runCheck } from './index.ts'
-import { formatReport, toJsonReport } from './report.ts'
+import { formatReport, toJsonReport, toJsonText } from './report.ts'
+import { LIMITS } from './settings.ts'
 import type { CheckOptions, CheckProgress } from './types.ts'
 
 /**
@@ -68,15 +69,6 @@ export interface CheckIo {
   readonly stderr: { write(text: string): unknown; isTTY?: boolean }
 }
 
-function integer(value: string | undefined, name: string, min: number, max: number) {
-  if (value === undefined) return undefined
-  const parsed = Number(value)
-  if (value.trim() === '' || !Number.isInteger(parsed) || parsed < min || parsed > max) {
-    throw new CheckUsageError(`--${name} must be an integer from ${min} to ${max}, got "${value}"`)
-  }
-  return parsed
-}
-
 function timeoutMs(value: string | undefined): number | undefined {
   if (value === undefined) return undefined
   const seconds = Number(value)
@@ -87,6 +79,22 @@ function timeoutMs(value: string | undefined): number | undefined {
   }
   return Math.max(1, Math.round(seconds * 1000))
 }
+
+const CHECK_FLAGS = {
+  events: { type: 'string', short: 'e' },
+  concurrency: { type: 'string', short: 'c' },
+  rounds: { type: 'string', short: 'r' },
+  seed: { type: 'string' },
+  timeout: { type: 'string', short: 't' },
+  'solo-runs': { type: 'string' },
+  'solo-jobs': { type: 'string' },
+  ignore: { type: 'string', multiple: true },
+  env: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+} as const
 
 interface ParsedCommand {
   readonly options: CheckOptions
@@ -106,15 +114,8 @@ interface ParsedCommand {
  * ```
  */
 export function parseCheckArgs(argv: readonly string[]): ParsedCommand {
-  let parsed: ReturnType<typeof parse>
-  try {
-    parsed = parse(argv)
-  } catch (error) {
-    if (error instanceof CheckUsageError) throw error
-    // parseArgs' own errors (unknown option, missing value) say what is wrong.
-    throw new CheckUsageError(error instanceof Error ? error.message : describeValue(error))
-  }
-  const { values, positionals } = parsed
+  const line = parseCommandLine(argv, CHECK_FLAGS, (message) => new CheckUsageError(message))
+  const { values, positionals } = line
   const flags = {
     json: values.json === true,
     verbose: values.verbose === true,
@@ -134,13 +135,13 @@ export function parseCheckArgs(argv: readonly string[]): ParsedCommand {
       '--events is required: a JSON array file or a directory of .json files',
     )
   }
-  const env = envFromPairs(values.env ?? [], (message) => new CheckUsageError(message))
+  const env = line.env(values.env)
   const options: CheckOptions = { handler, events: values.events, env }
-  const concurrency = integer(values.concurrency, 'concurrency', 1, 1024)
-  const rounds = integer(values.rounds, 'rounds', 1, 1000)
-  const seed = integer(values.seed, 'seed', 0, 2 ** 32 - 1)
-  const soloRuns = integer(values['solo-runs'], 'solo-runs', 2, 10)
-  const soloJobs = integer(values['solo-jobs'], 'solo-jobs', 1, 64)
+  const concurrency = line.integer('concurrency', LIMITS.concurrency)
+  const rounds = line.integer('rounds', LIMITS.rounds)
+  const seed = line.integer('seed', LIMITS.seed)
+  const soloRuns = line.integer('solo-runs', LIMITS.soloRuns)
+  const soloJobs = line.integer('solo-jobs', LIMITS.soloJobs)
   const timeout = timeoutMs(values.timeout)
   if (concurrency !== undefined) options.concurrency = concurrency
   if (rounds !== undefined) options.rounds = rounds
@@ -150,34 +151,6 @@ export function parseCheckArgs(argv: readonly string[]): ParsedCommand {
   if (timeout !== undefined) options.timeoutMs = timeout
   if (values.ignore !== undefined) options.ignore = values.ignore
   return { ...flags, options }
-}
-
-function parse(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      events: { type: 'string', short: 'e' },
-      concurrency: { type: 'string', short: 'c' },
-      rounds: { type: 'string', short: 'r' },
-      seed: { type: 'string' },
-      timeout: { type: 'string', short: 't' },
-      'solo-runs': { type: 'string' },
-      'solo-jobs': { type: 'string' },
-      ignore: { type: 'string', multiple: true },
-      env: { type: 'string', multiple: true },
-      json: { type: 'boolean' },
-      verbose: { type: 'boolean' },
-      quiet: { type: 'boolean', short: 'q' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
-}
-
-/** Pretty JSON where a field the result leaves `undefined` (no location, no other request) is `null`: one shape for machines. */
-function toJsonText(value: unknown): string {
-  return `${JSON.stringify(value, (_key, field: unknown) => (field === undefined ? null : field), 2)}\n`
 }
 
 const TTY_INTERVAL_MS = 100

@@ -12,8 +12,9 @@
 //   `Date.now()`, durations that happened to differ): the mask built from the solo runs skips them.
 // Errors are compared by `errorType` only: messages often carry ids and times.
 
+import { isRecord } from '@lmi/core/internal'
 import type { InvokeResult } from '../../emulator/index.ts'
-import { CheckUsageError } from './errors.ts'
+import { CheckUsageError } from '../../errors.ts'
 
 /**
  * A key or an index on the way from a response's root to a value.
@@ -56,10 +57,10 @@ export const ABSENT: unique symbol = Symbol('absent')
  *
  * @example
  * ```ts
- * const outcome: Outcome = { status: 'success', value: { user: 'alice' } }
+ * const outcome: NormalizedOutcome = { status: 'success', value: { user: 'alice' } }
  * ```
  */
-export type Outcome =
+export type NormalizedOutcome =
   | { readonly status: 'success'; readonly value: unknown }
   | { readonly status: 'error'; readonly errorType: string; readonly errorMessage: string }
   | { readonly status: 'timeout' }
@@ -86,7 +87,7 @@ export type Mask = true | Map<Segment, Mask>
  * ```
  */
 export interface Reference {
-  readonly outcome: Outcome
+  readonly outcome: NormalizedOutcome
   readonly mask: Mask | undefined
   /** Request id of the solo invocation whose outcome is the reference. */
   readonly requestId: string
@@ -171,7 +172,7 @@ export class Normalizer {
   }
 
   /** The normalised outcome of an emulator result. */
-  outcome(result: InvokeResult, ids: InvocationIds): Outcome {
+  outcome(result: InvokeResult, ids: InvocationIds): NormalizedOutcome {
     switch (result.status) {
       case 'success':
         return { status: 'success', value: this.#value(result.payload, ids) }
@@ -221,13 +222,9 @@ function wrapJsonStrings(value: unknown, depth: number): unknown {
   return value
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    !(value instanceof JsonText)
-  )
+/** A JSON object: a record that is neither an array nor a {@link JsonText}. */
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return isRecord(value) && !Array.isArray(value) && !(value instanceof JsonText)
 }
 
 function has(record: Record<string, unknown>, key: string): boolean {
@@ -254,7 +251,7 @@ export function maskOf(a: unknown, b: unknown): Mask | undefined {
     }
     return children.size === 0 ? undefined : children
   }
-  if (isRecord(a) && isRecord(b)) {
+  if (isJsonObject(a) && isJsonObject(b)) {
     const children = new Map<Segment, Mask>()
     for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
       const child = has(a, key) && has(b, key) ? maskOf(a[key], b[key]) : true
@@ -302,7 +299,7 @@ export function mergeMasks(a: Mask | undefined, b: Mask | undefined): Mask | und
  * outcomeMask({ status: 'timeout' }, { status: 'success', value: 1 }) // => true
  * ```
  */
-export function outcomeMask(a: Outcome, b: Outcome): Mask | undefined {
+export function outcomeMask(a: NormalizedOutcome, b: NormalizedOutcome): Mask | undefined {
   if (a.status !== b.status) return true
   if (a.status === 'success' && b.status === 'success') return maskOf(a.value, b.value)
   if (a.status === 'error' && b.status === 'error') {
@@ -324,7 +321,7 @@ export function outcomeMask(a: Outcome, b: Outcome): Mask | undefined {
  * ```
  */
 export function buildReference(
-  runs: ReadonlyArray<{ readonly outcome: Outcome; readonly requestId: string }>,
+  runs: ReadonlyArray<{ readonly outcome: NormalizedOutcome; readonly requestId: string }>,
 ): Reference {
   const first = runs[0]
   if (first === undefined) throw new TypeError('buildReference needs at least one run')
@@ -402,7 +399,7 @@ function parsePattern(pattern: string): Array<Segment | typeof WILDCARD> {
  * describeOutcome({ status: 'error', errorType: 'TypeError', errorMessage: 'x' }) // => 'error TypeError: x'
  * ```
  */
-export function describeOutcome(outcome: Outcome): string {
+export function describeOutcome(outcome: NormalizedOutcome): string {
   switch (outcome.status) {
     case 'success':
       return 'a response'
@@ -427,7 +424,7 @@ export function describeOutcome(outcome: Outcome): string {
  */
 export function compareOutcome(
   reference: Reference,
-  got: Outcome,
+  got: NormalizedOutcome,
   ignore: IgnoreMatcher,
   limit = 5,
 ): RawDifference[] {
@@ -481,7 +478,7 @@ function compareValues(
     }
     return
   }
-  if (isRecord(expected) && isRecord(got)) {
+  if (isJsonObject(expected) && isJsonObject(got)) {
     for (const key of new Set([...Object.keys(expected), ...Object.keys(got)])) {
       const child = mask?.get(key)
       const path = [...segments, key]
@@ -519,7 +516,7 @@ export function valueAt(value: unknown, segments: readonly Segment[]): unknown {
       if (!Array.isArray(current) || segment >= current.length) return ABSENT
       current = current[segment]
     } else {
-      if (!isRecord(current) || !has(current, segment)) return ABSENT
+      if (!isJsonObject(current) || !has(current, segment)) return ABSENT
       current = current[segment]
     }
   }
@@ -549,7 +546,7 @@ export function renderPath(segments: readonly Segment[]): string {
 function unwrap(value: unknown): unknown {
   if (value instanceof JsonText) return unwrap(value.value)
   if (Array.isArray(value)) return value.map(unwrap)
-  if (isRecord(value)) {
+  if (isJsonObject(value)) {
     return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, unwrap(item)]))
   }
   return value

@@ -1,7 +1,7 @@
 import type { Dirent } from 'node:fs'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { basename, join, relative, resolve } from 'node:path'
-import { CheckEventsError } from './errors.ts'
+import { CheckEventsError } from '../../errors.ts'
 
 /**
  * One event `lmi check` invokes the handler with. `name` says where it came from, for the

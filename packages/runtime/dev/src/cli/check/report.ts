@@ -141,3 +141,16 @@ export function formatReport(result: CheckResult): string {
 export function toJsonReport(result: CheckResult): { ok: boolean } & CheckResult {
   return { ok: result.findings.length === 0, ...result }
 }
+
+/**
+ * Pretty JSON where a field the result leaves `undefined` (no location, no other request) is
+ * `null`: one shape for machines. What `lmi check --json` prints.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(toJsonText(toJsonReport(result)))
+ * ```
+ */
+export function toJsonText(value: unknown): string {
+  return `${JSON.stringify(value, (_key, field: unknown) => (field === undefined ? null : field), 2)}\n`
+}

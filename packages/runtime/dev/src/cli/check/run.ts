@@ -1,340 +1,354 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { FINDING_CODES, type FindingCode } from '@lmi/core'
-import { createEmulator, type Emulator, type InvokeResult } from '../../emulator/index.ts'
-import { runtimeBin } from '../common.ts'
-import { CheckHandlerError } from './errors.ts'
-
-/** Codes the runtime's detectors report; `lmi check`'s own code is not among them. */
-const DETECTOR_CODES: ReadonlySet<string> = new Set(
-  Object.values(FINDING_CODES).filter(
-    (code) => code !== FINDING_CODES.CONCURRENCY_DEPENDENT_RESPONSE,
-  ),
-)
-
-// How long the runtime may take to stop after SIGTERM (LMI_SHUTDOWN_TIMEOUT_MS: drain, answers, hooks),
-// and how much longer the check waits for it to exit before SIGKILL.
-const SHUTDOWN_MS = 2000
-const KILL_AFTER_MS = SHUTDOWN_MS + 3000
-// Output a grandchild still holds open must not keep the check waiting after the exit.
-const OUTPUT_GRACE_MS = 1000
-const TAIL_LINES = 20
-
-// Runtime processes not yet exited, killed if this process exits first (an exception, a
-// closed stdout): left alone they would keep polling a Runtime API that is gone. Process-wide
-// like the 'exit' event it serves, not per-check state.
-const children = new Set<ChildProcess>()
-function killChildren(): void {
-  for (const child of children) child.kill('SIGKILL')
-}
+// One run of `lmi check`: the runtime processes of its two phases — each event alone in fresh
+// processes, then all of them concurrently in one — and the evidence they yield, collected for
+// grouping.ts. See index.ts for the method.
+import { randomUUID } from 'node:crypto'
+import type { DetectorFinding } from './detectors.ts'
+import {
+  compareOutcome,
+  type NormalizedOutcome,
+  Normalizer,
+  type RawDifference,
+  type Reference,
+} from './diff.ts'
+import type { CheckEvent } from './events.ts'
+import { RuntimeProcess, type RuntimeProcessOptions } from './runtime-process.ts'
+import { newTraceId, roundOrder, seededRandom } from './schedule.ts'
+import { defaultConcurrency, type Settings } from './settings.ts'
+import type { CheckOptions, CheckProgress } from './types.ts'
 
 /**
- * A finding line the runtime's detectors wrote (`LMI_SHARED_STATE=warn`), as parsed.
+ * The phase an invocation, or the process a finding line came from, belongs to.
  *
  * @example
  * ```ts
- * const finding: DetectorFinding = {
- *   code: 'LMI_SHARED_ENV_WRITE', subject: 'process.env.TENANT', message: '…',
- *   requestId: '9f…', otherRequestId: undefined, tenantId: undefined, stack: 'at handler (/app/env.mjs:3:3)',
- * }
+ * const phase: Phase = 'solo'
  * ```
  */
-export interface DetectorFinding {
-  readonly code: FindingCode
-  readonly subject: string
-  readonly message: string
-  readonly requestId: string | undefined
-  readonly otherRequestId: string | undefined
-  readonly tenantId: string | undefined
-  readonly stack: string | undefined
-}
+export type Phase = 'solo' | 'concurrent'
 
 /**
- * Options of {@link RuntimeProcess.start}.
+ * What the check knows about an invocation it made.
  *
  * @example
  * ```ts
- * const options: RuntimeProcessOptions = {
- *   handler: 'src/app.handler', taskRoot: process.cwd(), concurrency: 1, timeoutMs: 10_000,
- *   initTimeoutMs: 30_000, env: process.env, execArgv: [],
+ * const info: InvocationInfo = { event: events[0], phase: 'concurrent', round: 2 }
+ * ```
+ */
+export interface InvocationInfo {
+  readonly event: CheckEvent
+  readonly phase: Phase
+  /** The concurrent round, from 1; 0 in the solo phase. */
+  readonly round: number
+}
+
+/**
+ * One invocation's normalised outcome, and its request id.
+ *
+ * @example
+ * ```ts
+ * const run: SoloRun = { outcome: { status: 'timeout' }, requestId: '9a1e…' }
+ * ```
+ */
+export interface SoloRun {
+  readonly outcome: NormalizedOutcome
+  readonly requestId: string
+}
+
+/**
+ * A concurrent response that differs from its event's reference.
+ *
+ * @example
+ * ```ts
+ * const differing: DifferingResponse = {
+ *   event: events[0], requestId: '5f2c…', round: 1,
+ *   differences: [{ kind: 'value', segments: ['user'], expected: 'alice', got: 'bob' }],
  * }
  * ```
  */
-export interface RuntimeProcessOptions {
-  /** `_HANDLER`, relative to `taskRoot`. */
+export interface DifferingResponse {
+  readonly event: CheckEvent
+  readonly requestId: string
+  readonly round: number
+  readonly differences: RawDifference[]
+}
+
+/**
+ * What a check run collected, by kind of evidence: what grouping.ts turns into findings.
+ * A new kind of evidence gets its own field here and its own grouping there.
+ *
+ * @example
+ * ```ts
+ * const evidence: Evidence = run // a CheckRun, once both phases have run
+ * evidence.differing.length // concurrent responses that differ from their reference
+ * ```
+ */
+export interface Evidence {
+  /** Every invocation the check made, by request id. */
+  readonly invocations: ReadonlyMap<string, InvocationInfo>
+  /** The detectors' finding lines, with the phase of the process that wrote each. */
+  readonly detectorFindings: ReadonlyArray<{ finding: DetectorFinding; phase: Phase }>
+  /** Concurrent responses that differ from their event's reference. */
+  readonly differing: readonly DifferingResponse[]
+  /** Invocations the concurrent phase made. */
+  readonly concurrentInvocations: number
+}
+
+/**
+ * Shared state of one check run (one per runCheck call: nothing here is module-level): the
+ * runtime processes it starts, its two phases, and the {@link Evidence} they yield.
+ *
+ * @example
+ * ```ts
+ * const run = new CheckRun(options, settings, events)
+ * const soloRuns = await run.solo()
+ * const references = soloRuns.map((runs) => buildReference(runs))
+ * await run.concurrent(references)
+ * await run.stopAll()
+ * ```
+ */
+export class CheckRun implements Evidence {
+  readonly settings: Settings
   readonly handler: string
-  /** `LAMBDA_TASK_ROOT` and the working directory of the runtime. */
-  readonly taskRoot: string
-  /** `AWS_LAMBDA_MAX_CONCURRENCY` and the emulator's limit; 1 runs classic, one at a time. */
+  readonly events: readonly CheckEvent[]
   readonly concurrency: number
-  /** Function timeout of each invocation. */
-  readonly timeoutMs: number
-  /** How long the handler may take to load before the check gives up. */
-  readonly initTimeoutMs: number
-  /** The environment to start from (the check's own, plus `--env`). */
-  readonly env: NodeJS.ProcessEnv
-  /** Node options for the runtime process (e.g. `--conditions=@lmi/source`). */
-  readonly execArgv: readonly string[]
-  /** Every output line of the runtime that is not a finding (`--verbose`). */
-  readonly onOutput?: ((line: string, stream: 'stdout' | 'stderr') => void) | undefined
-  /** Every finding as it arrives. */
-  readonly onFinding?: ((finding: DetectorFinding) => void) | undefined
-}
+  readonly normalizer: Normalizer
+  readonly onProgress: CheckOptions['onProgress']
+  readonly onOutput: CheckOptions['onOutput']
+  readonly signal: AbortSignal | undefined
+  /** Runtime processes started and not yet stopped: an abort stops them. */
+  readonly live = new Set<RuntimeProcess>()
+  readonly invocations = new Map<string, InvocationInfo>()
+  readonly detectorFindings: Array<{ finding: DetectorFinding; phase: Phase }> = []
+  readonly differing: DifferingResponse[] = []
+  readonly notes: string[] = []
+  concurrentInvocations = 0
+  soloInvocations = 0
+  timedOut = 0
+  crashed = 0
 
-/**
- * The environment of a runtime process under `lmi check`: the given one, what Lambda sets for
- * the function (from the emulator), and the check's fixed settings — detectors in `warn` mode,
- * one thread (so every invocation shares one module instance), JSON logs, a short drain on
- * SIGTERM, and Node's compile cache unless the caller set or disabled one.
- */
-function runtimeEnv(options: RuntimeProcessOptions, emulator: Emulator): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...options.env }
-  // A test runner's child context must not leak into the runtime; a classic run has no limit.
-  delete env.NODE_TEST_CONTEXT
-  delete env.AWS_LAMBDA_MAX_CONCURRENCY
-  if (env.NODE_COMPILE_CACHE === undefined && env.NODE_DISABLE_COMPILE_CACHE === undefined) {
-    // Every solo run is a fresh process: the cache saves most of each one's start-up.
-    env.NODE_COMPILE_CACHE = join(tmpdir(), 'lmi-check-compile-cache')
-  }
-  return {
-    ...env,
-    ...emulator.env,
-    LAMBDA_TASK_ROOT: options.taskRoot,
-    _HANDLER: options.handler,
-    AWS_LAMBDA_LOG_FORMAT: 'JSON',
-    LMI_SHARED_STATE: 'warn',
-    // Async work left running: a promise hook per promise, affordable here.
-    LMI_DETECT_PROMISES: '1',
-    // Every invocation on one event loop, sharing one copy of the module's state: what state
-    // invocations share shows most often there.
-    LMI_WORKERS: '0',
-    LMI_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_MS),
-  }
-}
-
-function text(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined
-}
-
-/**
- * The finding a log line carries, if it is one of the detectors' (not lmi check's own code,
- * not another `LMI_` log line of the runtime).
- *
- * @example
- * ```ts
- * parseFindingLine('{"level":"WARN","code":"LMI_SHARED_ENV_WRITE","subject":"process.env.X",…}')
- * // => { code: 'LMI_SHARED_ENV_WRITE', subject: 'process.env.X', … }
- * ```
- */
-export function parseFindingLine(line: string): DetectorFinding | undefined {
-  if (!line.startsWith('{') || !line.includes('"LMI_')) return undefined
-  let record: Record<string, unknown>
-  try {
-    record = JSON.parse(line) as Record<string, unknown>
-  } catch {
-    return undefined
-  }
-  const code = record.code
-  const subject = record.subject
-  if (typeof code !== 'string' || !DETECTOR_CODES.has(code) || typeof subject !== 'string') {
-    return undefined
-  }
-  return {
-    code: code as FindingCode,
-    subject,
-    message: text(record.message) ?? code,
-    requestId: text(record.requestId),
-    otherRequestId: text(record.otherRequestId),
-    tenantId: text(record.tenantId),
-    stack: text(record.stack),
-  }
-}
-
-/**
- * One lmi runtime process (`bin/lmi-runtime.js`) serving one handler, with its own Runtime API
- * emulator: the unit of both phases of `lmi check`. Findings the detectors write are collected;
- * other output is passed to `onOutput` and kept as a short tail for error messages.
- *
- * @example
- * ```ts
- * const runtime = await RuntimeProcess.start(options)
- * await runtime.ready // rejects with CheckHandlerError if the handler does not load
- * const result = await runtime.invoke({ user: 'alice' }, { requestId: randomUUID() })
- * await runtime.stop()
- * console.log(runtime.findings)
- * ```
- */
-export class RuntimeProcess {
-  readonly emulator: Emulator
-  readonly child: ChildProcess
-  readonly findings: DetectorFinding[] = []
-  /** Resolves once every slot polls for invocations; rejects with {@link CheckHandlerError}. */
-  readonly ready: Promise<void>
-  readonly #tail: string[] = []
-  readonly #exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-  readonly #outputDone: Promise<unknown>
-  #stopping: Promise<void> | undefined
-  #exitDetail: string | undefined
-
-  static async start(options: RuntimeProcessOptions): Promise<RuntimeProcess> {
-    const emulator = await createEmulator({
-      maxConcurrency: options.concurrency,
-      timeoutMs: options.timeoutMs,
-    })
-    return new RuntimeProcess(options, emulator)
+  constructor(options: CheckOptions, settings: Settings, events: readonly CheckEvent[]) {
+    this.settings = settings
+    this.handler = options.handler
+    this.events = events
+    this.concurrency = settings.concurrency ?? defaultConcurrency(events.length)
+    this.normalizer = new Normalizer(events.map((event) => event.event))
+    this.onProgress = options.onProgress
+    this.onOutput = options.onOutput
+    this.signal = options.signal
   }
 
-  private constructor(options: RuntimeProcessOptions, emulator: Emulator) {
-    this.emulator = emulator
-    const waitingFor = options.concurrency
-    const { promise: ready, resolve, reject } = Promise.withResolvers<void>()
-    this.ready = ready
-    // Callers may never await `ready` (a process started ahead and not needed after all).
-    ready.catch(() => {})
-    function onWaiting(waiting: number): void {
-      if (waiting >= waitingFor) resolve()
-    }
-    function onInitError(error: { errorType: string; errorMessage: string }): void {
-      reject(
-        new CheckHandlerError(
-          `the handler did not load: ${error.errorType}: ${error.errorMessage}`,
-          error.errorType,
-        ),
-      )
-    }
-    emulator.on('waiting', onWaiting)
-    emulator.once('initError', onInitError)
-
-    const child = spawn(process.execPath, [...options.execArgv, runtimeBin()], {
-      cwd: options.taskRoot,
-      env: runtimeEnv(options, emulator),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    this.child = child
-    if (children.size === 0) process.on('exit', killChildren)
-    children.add(child)
-    const outputs: Array<Promise<unknown>> = []
-    for (const stream of ['stdout', 'stderr'] as const) {
-      const input = child[stream]
-      if (input === null) continue
-      const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })
-      lines.on('line', (line) => this.#line(line, stream, options))
-      outputs.push(once(lines, 'close'))
-    }
-    this.#outputDone = Promise.all(outputs)
-
-    const initTimer = setTimeout(() => {
-      reject(
-        new CheckHandlerError(
-          `the handler did not finish loading within ${options.initTimeoutMs / 1000} s`,
-          undefined,
-        ),
-      )
-      void this.stop()
-    }, options.initTimeoutMs)
-    this.#exited = new Promise((resolveExit) => {
-      child.once('error', (error) => {
-        children.delete(child)
-        if (children.size === 0) process.off('exit', killChildren)
-        this.#exitDetail = `could not start: ${error.message}`
-        reject(new CheckHandlerError(`the runtime process ${this.#exitDetail}`, undefined))
-        resolveExit({ code: null, signal: null })
-      })
-      child.once('exit', (code, signal) => {
-        children.delete(child)
-        if (children.size === 0) process.off('exit', killChildren)
-        this.#exitDetail ??= signal === null ? `exit code ${code}` : `signal ${signal}`
-        resolveExit({ code, signal })
-      })
-    })
-    void this.#exited.then(async () => {
-      clearTimeout(initTimer)
-      emulator.off('waiting', onWaiting)
-      // The init error, if any, arrived before the exit: the runtime waits for its answer.
-      const tail = this.#tail.length === 0 ? '' : `:\n${this.#tail.join('\n')}`
-      reject(
-        new CheckHandlerError(
-          `the runtime process stopped (${this.#exitDetail}) before it polled for invocations${tail}`,
-          undefined,
-        ),
-      )
-      // Nothing will answer what is still pending: settle it as crashed (see invoke()).
-      await emulator.close()
-    })
-    void ready.then(
-      () => clearTimeout(initTimer),
-      () => clearTimeout(initTimer),
-    )
+  /** Starts a runtime process, tracked so that an abort can stop it. */
+  async start(options: RuntimeProcessOptions): Promise<RuntimeProcess> {
+    this.signal?.throwIfAborted()
+    const runtime = await RuntimeProcess.start(options)
+    this.live.add(runtime)
+    void runtime.ready.catch(() => {})
+    if (this.signal?.aborted) void runtime.stop()
+    return runtime
   }
 
-  #line(line: string, stream: 'stdout' | 'stderr', options: RuntimeProcessOptions): void {
-    const finding = parseFindingLine(line)
-    if (finding !== undefined) {
-      this.findings.push(finding)
-      options.onFinding?.(finding)
-      return
-    }
-    if (line.trim() === '') return
-    this.#tail.push(line)
-    if (this.#tail.length > TAIL_LINES) this.#tail.shift()
-    options.onOutput?.(line, stream)
-  }
-
-  /** Whether the process is still running. */
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null
-  }
-
-  /**
-   * Invokes the handler once. Never rejects: an invocation the process could not answer
-   * because it exited (or was stopped) resolves as `crashed`.
-   */
-  async invoke(
-    event: unknown,
-    ids: { requestId: string; traceId?: string | undefined },
-  ): Promise<InvokeResult | { status: 'crashed'; requestId: string; detail: string }> {
+  async stop(runtime: RuntimeProcess): Promise<void> {
     try {
-      return await this.emulator.invoke(event, {
-        requestId: ids.requestId,
-        ...(ids.traceId === undefined ? {} : { traceId: ids.traceId }),
-      })
-    } catch (error) {
-      const detail =
-        this.#exitDetail === undefined
-          ? `the runtime was stopped: ${error instanceof Error ? error.message : String(error)}`
-          : `the runtime process exited (${this.#exitDetail})`
-      return { status: 'crashed', requestId: ids.requestId, detail }
+      await runtime.stop()
+    } finally {
+      this.live.delete(runtime)
     }
   }
 
+  /** Stops every runtime process: their pending invocations end as `crashed`. */
+  abort(): void {
+    for (const runtime of this.live) void runtime.stop()
+  }
+
+  /** Stops whatever is still running (after a failure), and waits for it. */
+  async stopAll(): Promise<void> {
+    await this.#concurrentRuntime?.catch(() => {})
+    await Promise.allSettled([...this.live].map((runtime) => this.stop(runtime)))
+  }
+
+  #concurrentRuntime: Promise<RuntimeProcess> | undefined
+
   /**
-   * Stops the process — SIGTERM (the runtime drains in-flight invocations for up to 2 s), then
-   * SIGKILL if it has not exited 3 s later — waits for its last output, and closes the
-   * emulator. Idempotent.
+   * Starts the process of the concurrent phase (once). The solo phase calls this when its
+   * last invocation begins, so that the start-up overlaps it: only the module's
+   * initialisation runs then, no invocation.
    */
-  stop(): Promise<void> {
-    this.#stopping ??= (async () => {
-      if (this.running) {
-        this.child.kill('SIGTERM')
-        const killTimer = setTimeout(() => {
-          if (this.running) this.child.kill('SIGKILL')
-        }, KILL_AFTER_MS)
-        await this.#exited
-        clearTimeout(killTimer)
-      } else {
-        await this.#exited
+  startConcurrent(): Promise<RuntimeProcess> {
+    if (this.#concurrentRuntime === undefined) {
+      this.#concurrentRuntime = this.start(this.processOptions(this.concurrency, 'concurrent'))
+      this.#concurrentRuntime.catch(() => {})
+    }
+    return this.#concurrentRuntime
+  }
+
+  processOptions(concurrency: number, phase: Phase): RuntimeProcessOptions {
+    const { settings } = this
+    return {
+      handler: this.handler,
+      taskRoot: settings.cwd,
+      concurrency,
+      timeoutMs: settings.timeoutMs,
+      initTimeoutMs: settings.initTimeoutMs,
+      env: settings.env,
+      execArgv: settings.execArgv,
+      onOutput: this.onOutput,
+      onFinding: (finding) => {
+        this.detectorFindings.push({ finding, phase })
+      },
+    }
+  }
+
+  progress(progress: Omit<CheckProgress, 'findingLines' | 'differingResponses'>): void {
+    this.onProgress?.({
+      ...progress,
+      findingLines: this.detectorFindings.length,
+      differingResponses: this.differing.length,
+    })
+  }
+
+  /** Invokes once and returns the normalised outcome. */
+  async invoke(
+    runtime: RuntimeProcess,
+    event: CheckEvent,
+    phase: Phase,
+    round: number,
+  ): Promise<SoloRun> {
+    const requestId = randomUUID()
+    const trace = newTraceId()
+    this.invocations.set(requestId, { event, phase, round })
+    const result = await runtime.invoke(event.event, { requestId, traceId: trace.header })
+    let outcome: NormalizedOutcome
+    if (result.status === 'crashed') {
+      this.crashed++
+      outcome = { status: 'crashed', detail: result.detail }
+    } else {
+      if (result.status === 'timeout') this.timedOut++
+      outcome = this.normalizer.outcome(result, { requestId, traceRoot: trace.root })
+    }
+    if (phase === 'solo') this.soloInvocations++
+    else this.concurrentInvocations++
+    return { outcome, requestId }
+  }
+
+  /**
+   * Each event alone, `soloRuns` times, each time in a fresh runtime process at concurrency 1.
+   * Up to `soloJobs` processes start ahead so that their start-up overlaps the invocation
+   * before, but only one invocation runs at a time, and a process is stopped before the next
+   * invocation starts: /tmp and anything else outside the process sees one invocation at once.
+   */
+  async solo(): Promise<SoloRun[][]> {
+    const { soloRuns, soloJobs } = this.settings
+    const jobs: CheckEvent[] = []
+    for (let run = 0; run < soloRuns; run++) jobs.push(...this.events)
+    const started: Array<Promise<RuntimeProcess>> = []
+    const runs: SoloRun[][] = this.events.map(() => [])
+    const options = this.processOptions(1, 'solo')
+    try {
+      for (const [index, event] of jobs.entries()) {
+        while (started.length < jobs.length && started.length < index + soloJobs) {
+          const starting = this.start(options)
+          // Observed when its turn comes (or in `finally`); not an unhandled rejection before.
+          starting.catch(() => {})
+          started.push(starting)
+        }
+        this.signal?.throwIfAborted()
+        if (index === jobs.length - 1) void this.startConcurrent()
+        const runtime = await (started[index] as Promise<RuntimeProcess>)
+        try {
+          await runtime.ready
+          const run = await this.invoke(runtime, event, 'solo', 0)
+          runs[event.index]?.push(run)
+        } finally {
+          await this.stop(runtime)
+        }
+        this.progress({ phase: 'solo', done: index + 1, total: jobs.length, round: 0, rounds: 0 })
       }
-      let graceTimer: NodeJS.Timeout | undefined
-      const grace = new Promise((resolve) => {
-        graceTimer = setTimeout(resolve, OUTPUT_GRACE_MS)
-      })
-      await Promise.race([this.#outputDone, grace])
-      clearTimeout(graceTimer)
-      await this.emulator.close()
-    })()
-    return this.#stopping
+    } finally {
+      // After a failure, the processes started ahead are not needed any more.
+      await Promise.allSettled(started.map(async (pending) => this.stop(await pending)))
+    }
+    return runs
+  }
+
+  /** Every event many times, shuffled, at concurrency N in one runtime process, over R rounds. */
+  async concurrent(references: readonly Reference[]): Promise<void> {
+    const { rounds, seed, ignore } = this.settings
+    const random = seededRandom(seed)
+    const runtime = await this.startConcurrent()
+    try {
+      await runtime.ready
+      const orders = Array.from({ length: rounds }, () =>
+        roundOrder(this.events.length, this.concurrency, random),
+      )
+      const total = orders.reduce((sum, order) => sum + order.length, 0)
+      let done = 0
+      for (const [roundIndex, order] of orders.entries()) {
+        this.signal?.throwIfAborted()
+        const round = roundIndex + 1
+        // Odd rounds start everything at once; even rounds trickle invocations in, so that
+        // they meet the ones in flight at other points of their execution.
+        const trickle = round % 2 === 0
+        const pending: Array<Promise<void>> = []
+        for (const eventIndex of order) {
+          const event = this.events[eventIndex] as CheckEvent
+          const reference = references[eventIndex] as Reference
+          if (trickle && random() < 0.25) {
+            await new Promise((resolveDelay) => setTimeout(resolveDelay, Math.floor(random() * 3)))
+          }
+          pending.push(
+            this.invoke(runtime, event, 'concurrent', round).then(({ outcome, requestId }) => {
+              const differences = compareOutcome(reference, outcome, ignore)
+              if (differences.length > 0) {
+                this.differing.push({ event, requestId, round, differences })
+              }
+              done++
+              this.progress({ phase: 'concurrent', done, total, round, rounds })
+            }),
+          )
+        }
+        await Promise.all(pending)
+        if (!runtime.running) {
+          if (round < rounds) {
+            this.notes.push(
+              `the runtime process exited during round ${round}; rounds ${round + 1}–${rounds} were not run`,
+            )
+          }
+          break
+        }
+      }
+    } finally {
+      await this.stop(runtime)
+    }
+  }
+
+  /** Notes on the references: events that fail or time out alone, references that vary. */
+  noteReferences(runs: readonly SoloRun[][], references: readonly Reference[]): void {
+    for (const event of this.events) {
+      const reference = references[event.index] as Reference
+      const outcome = reference.outcome
+      if (reference.mask === true) {
+        const seen = (runs[event.index] ?? []).map((run) => describeShort(run.outcome))
+        this.notes.push(
+          `${event.name}: its solo runs disagree (${[...new Set(seen)].join(' / ')}); its concurrent responses were not compared`,
+        )
+      } else if (outcome.status !== 'success') {
+        this.notes.push(
+          `${event.name}: ${describeShort(outcome)} even alone; its concurrent runs are compared with that`,
+        )
+      }
+    }
+  }
+}
+
+function describeShort(outcome: NormalizedOutcome): string {
+  switch (outcome.status) {
+    case 'success':
+      return 'a response'
+    case 'error':
+      return `fails with ${outcome.errorType}`
+    case 'timeout':
+      return 'times out'
+    case 'crashed':
+      return `gets no answer (${outcome.detail})`
   }
 }

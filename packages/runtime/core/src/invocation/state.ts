@@ -1,15 +1,15 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
 import { InvokeStoreBase } from '@aws/lambda-invoke-store'
 import { invocationEndChannel } from '../channels.ts'
-import { rawClearTimeout, rawSetTimeout } from '../detect/raw-timers.ts'
-import { InvocationTimeoutError, LmiError } from '../errors.ts'
+import { InvocationTimeoutError } from '../errors.ts'
 import { processState } from '../process-state.ts'
+import { rawClearTimeout, rawSetTimeout } from '../timers.ts'
 import {
   createLambdaContext,
   type FunctionInfo,
   type LambdaContext,
   type NextInvocation,
 } from './context.ts'
+import { invocationStorage } from './current.ts'
 
 /**
  * What lmi knows about the invocation that is running the current code. Available from
@@ -70,7 +70,7 @@ export function setEndCheck(check: (invocation: InvocationState) => Error | unde
 }
 
 /** The outcome of running the handler, or of whatever ended the invocation first. */
-export type Outcome =
+export type InvocationOutcome =
   | { ok: true; value: unknown }
   | { ok: false; error: unknown; timedOut: boolean }
 
@@ -107,10 +107,12 @@ export class InvocationState implements Invocation {
   #controller: AbortController | undefined
   #deadlineReason: Error | undefined
   #selfTimed = false
+  /** Set by {@link expireAtDeadline}: a success after the deadline is a timeout. */
+  #lateSuccessTimeoutMs: number | undefined
   #timer: NodeJS.Timeout | undefined
   #outcomePromise: Promise<unknown> | undefined
-  #outcome: Outcome | undefined
-  #settle: ((outcome: Outcome) => void) | undefined
+  #outcome: InvocationOutcome | undefined
+  #settle: ((outcome: InvocationOutcome) => void) | undefined
   #handlerSettled = false
   #endWatched = false
 
@@ -181,10 +183,48 @@ export class InvocationState implements Invocation {
     this.#selfTimed = true
   }
 
-  /** Clears the deadline timer of a self-timed invocation. */
+  /**
+   * lmi's runtime: ends the invocation at its deadline — timed out, its signal aborted — by a
+   * timer armed now (at once when the deadline has already passed). A success that arrives
+   * after the deadline anyway (its event loop was blocked, so the timer could not fire first)
+   * is a timeout too: Lambda has given up on it, and a success posted now would be refused or,
+   * worse, counted. Not for a streamed response, which went out as it was written.
+   * {@link dispose} clears the timer.
+   */
+  expireAtDeadline(timeoutMs: number, options: { streamed: boolean }): void {
+    if (!options.streamed) this.#lateSuccessTimeoutMs = timeoutMs
+    this.#timer = rawSetTimeout(
+      () => {
+        this.#timer = undefined
+        this.expire(timeoutMs)
+      },
+      Math.max(0, this.deadlineMs - Date.now()),
+    )
+  }
+
+  /** Clears the deadline timer. */
   dispose(): void {
     if (this.#timer !== undefined) rawClearTimeout(this.#timer)
     this.#timer = undefined
+  }
+
+  /**
+   * Ends an invocation the chain owns (on AWS's runtime, in tests) with the chain's outcome:
+   * a success goes through the end check first — in the detectors' `throw` mode, work the
+   * invocation left running fails it before anyone sees it end — and the deadline timer is
+   * cleared, and the end recorded if watched, once it settles. Returns the checked outcome.
+   */
+  finish(outcome: Promise<unknown>): Promise<unknown> {
+    const check = processState.endCheck
+    if (check !== undefined && processState.detectors.mode === 'throw') {
+      outcome = outcome.then((value) => {
+        const error = check(this)
+        if (error !== undefined) throw error
+        return value
+      })
+    }
+    this.disposeWhen(outcome)
+    return outcome
   }
 
   /**
@@ -252,8 +292,11 @@ export class InvocationState implements Invocation {
    * of: its result, a fault contained to this invocation ({@link fail}), the deadline
    * ({@link expire}).
    */
-  run(fn: () => unknown, onLateSettle: (invocation: InvocationState) => void): Promise<Outcome> {
-    const { promise, resolve } = Promise.withResolvers<Outcome>()
+  run(
+    fn: () => unknown,
+    onLateSettle: (invocation: InvocationState) => void,
+  ): Promise<InvocationOutcome> {
+    const { promise, resolve } = Promise.withResolvers<InvocationOutcome>()
     this.#settle = resolve
     let result: unknown
     try {
@@ -268,7 +311,7 @@ export class InvocationState implements Invocation {
     try {
       if (isThenable(result)) {
         let once = false
-        const settled = (outcome: Outcome) => {
+        const settled = (outcome: InvocationOutcome) => {
           if (once) return // a thenable may call both callbacks, or one twice
           once = true
           const late = this.#outcome !== undefined
@@ -324,8 +367,16 @@ export class InvocationState implements Invocation {
     return ended
   }
 
-  #end(outcome: Outcome): boolean {
+  #end(outcome: InvocationOutcome): boolean {
     if (this.#outcome !== undefined) return false
+    const lateMs = this.#lateSuccessTimeoutMs
+    if (outcome.ok && lateMs !== undefined && Date.now() >= this.deadlineMs) {
+      outcome = {
+        ok: false,
+        error: new InvocationTimeoutError(this.requestId, lateMs),
+        timedOut: true,
+      }
+    }
     const endCheck = processState.endCheck
     if (outcome.ok && endCheck !== undefined) {
       const error = endCheck(this)
@@ -351,231 +402,4 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     value !== null &&
     typeof (value as { then?: unknown }).then === 'function'
   )
-}
-
-/**
- * The AsyncLocalStorage that tells which invocation runs any piece of code: one per process,
- * shared by every copy of this package, so a chain inlined in a handler bundle sees the
- * invocation lmi's runtime opened.
- */
-export const invocationStorage: AsyncLocalStorage<InvocationState> = processState.invocationStorage
-
-/**
- * Where the chain keeps its invocation in AWS's runtime's InvokeStore context: that runtime
- * already opens one AsyncLocalStorage context per invocation, and a second of lmi's own would
- * cost a context copy per invocation for nothing.
- */
-export const kInvocation: unique symbol = Symbol.for('@lmi/core/invocation')
-
-/** The part of AWS's runtime's InvokeStore (the package's own) that lmi uses. */
-export interface ForeignInvokeStore {
-  getRequestId(): string
-  getXRayTraceId(): string | undefined
-  getTenantId(): string | undefined
-  getContext(): Record<PropertyKey, unknown> | undefined
-  run<T>(context: Record<PropertyKey, unknown>, fn: () => T): T
-}
-
-function globalInvokeStore(): unknown {
-  return (globalThis as { awslambda?: { InvokeStore?: unknown } }).awslambda?.InvokeStore
-}
-
-/** The InvokeStore on `globalThis.awslambda` when it is not lmi's (AWS's runtime's). */
-export function foreignInvokeStore(): ForeignInvokeStore | undefined {
-  const store = globalInvokeStore()
-  if (store === undefined || store === null || isLmiInvokeStore(store)) return undefined
-  const candidate = store as Partial<ForeignInvokeStore>
-  if (typeof candidate.run !== 'function' || typeof candidate.getContext !== 'function') {
-    return undefined
-  }
-  return store as ForeignInvokeStore
-}
-
-/** The invocation running the current code: lmi's own context, else AWS's InvokeStore's. */
-export function currentInvocation(): InvocationState | undefined {
-  const own = invocationStorage.getStore()
-  if (own !== undefined) return own
-  return foreignInvokeStore()?.getContext()?.[kInvocation] as InvocationState | undefined
-}
-
-/**
- * Thrown by {@link getInvocation} outside an invocation (at init, or in work that was not
- * started by one).
- *
- * @example
- * ```ts
- * getInvocation() // at module top level => NoInvocationError
- * ```
- */
-export class NoInvocationError extends LmiError {
-  constructor() {
-    super(
-      'No invocation is running in this async context (called at init, or from work not started by an invocation)',
-      'LMI_NO_INVOCATION',
-    )
-    this.name = 'NoInvocationError'
-  }
-}
-
-/**
- * The invocation running the current code, or `undefined` outside one.
- *
- * @example
- * ```ts
- * import { tryGetInvocation } from '@lmi/core'
- * const requestId = tryGetInvocation()?.requestId ?? 'init'
- * ```
- */
-export function tryGetInvocation(): Invocation | undefined {
-  return currentInvocation()
-}
-
-/**
- * The invocation running the current code. Throws {@link NoInvocationError} outside one.
- *
- * @example
- * ```ts
- * import { getInvocation } from '@lmi/core'
- * export async function loadUser(id: string) {
- *   const { signal, tenantId } = getInvocation()
- *   return fetch(`https://users/${tenantId}/${id}`, { signal })
- * }
- * ```
- */
-export function getInvocation(): Invocation {
-  const invocation = currentInvocation()
-  if (invocation === undefined) throw new NoInvocationError()
-  return invocation
-}
-
-/**
- * Thrown by {@link bindTenantId} when the invocation already has another tenant id — the one
- * Lambda's tenant isolation mode gave it, or one bound before. A tenant id is never replaced:
- * an event claiming another tenant than the platform's must not win.
- *
- * @example
- * ```ts
- * // invoked with tenant id 'acme'
- * bindTenantId('globex') // => TenantConflictError
- * ```
- */
-export class TenantConflictError extends LmiError {
-  readonly requestId: string
-  constructor(requestId: string, current: string, attempted: string) {
-    super(
-      `Invocation ${requestId} already has tenant id ${JSON.stringify(current)}; refusing to rebind it to ${JSON.stringify(attempted)}`,
-      'LMI_TENANT_CONFLICT',
-    )
-    this.name = 'TenantConflictError'
-    this.requestId = requestId
-  }
-}
-
-/**
- * Binds a tenant id to the current invocation — for functions that learn the tenant from the
- * event rather than from Lambda's tenant isolation mode. From then on `getInvocation().tenantId`,
- * `context.tenantId`, `@aws/lambda-invoke-store`'s `getTenantId()` (the AWS SDK, Powertools)
- * and the `@lmi/context` logger give it, in this invocation only. Binding the id it already has
- * is a no-op; another id throws {@link TenantConflictError}; outside an invocation throws
- * {@link NoInvocationError}. `@lmi/tenant` calls this for you.
- *
- * @example
- * ```ts
- * import { bindTenantId } from '@lmi/core'
- * bindTenantId(event.requestContext.authorizer.claims['custom:tenant'])
- * ```
- */
-export function bindTenantId(tenantId: string): void {
-  const invocation = currentInvocation()
-  const store = foreignInvokeStore()
-  const awsContext = store?.getContext()
-  if (invocation === undefined && awsContext === undefined) throw new NoInvocationError()
-  const current =
-    invocation?.tenantId ?? (awsContext?.[TENANT_ID] as string | undefined) ?? undefined
-  if (current !== undefined) {
-    if (current === tenantId) return
-    throw new TenantConflictError(
-      invocation?.requestId ?? String(awsContext?.[REQUEST_ID]),
-      current,
-      tenantId,
-    )
-  }
-  invocation?.setTenantId(tenantId)
-  // AWS's runtime's context for this invocation (AWS's InvokeStore refuses `set` on protected
-  // keys; the context object is this invocation's own, so writing it there is safe).
-  if (awsContext !== undefined) awsContext[TENANT_ID] = tenantId
-}
-
-const kLmiInvokeStore = Symbol.for('@lmi/core/LmiInvokeStore')
-
-/**
- * `@aws/lambda-invoke-store`'s store, backed by lmi's own AsyncLocalStorage. Installed on
- * `globalThis.awslambda.InvokeStore` before the handler loads, where every copy of the
- * package (the AWS SDK's, Powertools', the handler's) looks first, so they all read the
- * current invocation's request id, trace id and tenant id without a second
- * AsyncLocalStorage context per invocation.
- */
-export class LmiInvokeStore extends InvokeStoreBase {
-  // Branded, so a copy of this package bundled with the handler knows the runtime's store for
-  // lmi's own rather than AWS's.
-  readonly [kLmiInvokeStore] = true
-
-  // `run()` called by other code (tests, a chain running on this runtime) opens a context of
-  // its own on top of the invocation's.
-  readonly #override = new AsyncLocalStorage<Record<PropertyKey, unknown>>()
-
-  getContext(): Record<PropertyKey, unknown> | undefined {
-    return this.#override.getStore() ?? invocationStorage.getStore()?.invokeStore
-  }
-
-  hasContext(): boolean {
-    return this.getContext() !== undefined
-  }
-
-  get<T = unknown>(key: PropertyKey): T | undefined {
-    return this.getContext()?.[key] as T | undefined
-  }
-
-  set<T = unknown>(key: string | symbol, value: T): void {
-    if (this.isProtectedKey(key)) {
-      throw new Error(`Cannot modify protected Lambda context field: ${String(key)}`)
-    }
-    const context = this.getContext()
-    if (context === undefined) throw new Error('No context available')
-    context[key] = value
-  }
-
-  run<T>(context: Record<PropertyKey, unknown>, fn: () => T): T {
-    return this.#override.run(context, fn)
-  }
-}
-
-function isLmiInvokeStore(store: unknown): store is LmiInvokeStore {
-  return (store as { [kLmiInvokeStore]?: unknown } | undefined)?.[kLmiInvokeStore] === true
-}
-
-interface AwsLambdaGlobal {
-  InvokeStore?: unknown
-  [key: string]: unknown
-}
-
-/**
- * Puts lmi's InvokeStore on `globalThis.awslambda` (idempotent). Returns the instance.
- */
-export function installInvokeStore(): LmiInvokeStore {
-  const holder = globalThis as { awslambda?: AwsLambdaGlobal }
-  holder.awslambda ??= {}
-  const existing = holder.awslambda.InvokeStore
-  if (isLmiInvokeStore(existing)) return existing
-  const store = new LmiInvokeStore()
-  holder.awslambda.InvokeStore = store
-  return store
-}
-
-/**
- * Installs lmi's InvokeStore only where no runtime installed one: code that scopes its state
- * through `globalThis.awslambda.InvokeStore` (Powertools, the AWS SDK) needs one everywhere.
- */
-export function ensureInvokeStore(): void {
-  if (globalInvokeStore() === undefined) installInvokeStore()
 }

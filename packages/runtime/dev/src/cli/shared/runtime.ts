@@ -1,5 +1,6 @@
-// What `lmi dev` and `lmi check` share: the runtime they start, how they read --env, and what
-// they say about the file a handler name resolves to.
+// What `lmi dev` and `lmi check` both know about the runtime they start: where its bin is, and
+// what to say about the file a handler name resolves to. Under `cli/shared/` so that the
+// commands (`cli/dev.ts`, `cli/check/`) and the entry (`cli/index.ts`) import it without a cycle.
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { resolveHandlerFile } from '@lmi/runtime'
@@ -8,6 +9,11 @@ import { resolveHandlerFile } from '@lmi/runtime'
  * `bin/lmi-runtime.js` of the installed `@lmi/runtime`, the runtime both commands run as a
  * child process. Resolved on use, not at load, so a bundle of this module whose `import.meta`
  * is empty (CommonJS) still loads.
+ *
+ * @example
+ * ```ts
+ * spawn(process.execPath, [runtimeBin()], { env: { ...process.env, _HANDLER: 'app.handler' } })
+ * ```
  */
 export function runtimeBin(): string {
   const manifest = fileURLToPath(import.meta.resolve('@lmi/runtime/package.json'))
@@ -15,26 +21,15 @@ export function runtimeBin(): string {
 }
 
 /**
- * `--env KEY=VALUE` flags as an environment; a pair without a key or `=` is refused with the
- * error `invalid` makes (each command has its own usage error).
- */
-export function envFromPairs(
-  pairs: readonly string[],
-  invalid: (message: string) => Error,
-): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=')
-    if (eq < 1) throw invalid(`--env expects KEY=VALUE, got "${pair}"`)
-    env[pair.slice(0, eq)] = pair.slice(eq + 1)
-  }
-  return env
-}
-
-/**
  * A line saying which file `handler` loads when the name matches more than one (a build
  * beside its source, `app.js` beside `app.cjs`), and whether the loaded one is older than
  * another: the usual sign of a stale build. `undefined` when there is nothing to say.
+ *
+ * @example
+ * ```ts
+ * const notice = handlerFileNotice(process.cwd(), 'app.handler')
+ * if (notice !== undefined) process.stderr.write(`lmi dev: ${notice}\n`)
+ * ```
  */
 export function handlerFileNotice(cwd: string, handler: string): string | undefined {
   let resolved: ReturnType<typeof resolveHandlerFile>

@@ -1,7 +1,8 @@
 // Bundles a handler the ways users do (AWS SAM's esbuild builder: CommonJS, minified, es2020 by
 // default; or ESM, with or without the `createRequire` banner; or with the packages external)
 // and runs the bundle in a fresh `node`: imported, its handler called with each event, as a
-// Lambda runtime does. Shared by the bundle tests of @lmi/context, @lmi/json and @lmi/tenant.
+// Lambda runtime does. Used by the bundle tests of @lmi/context, @lmi/json and @lmi/tenant;
+// its own entry (`@lmi/test-kit/bundle`) so that only they load esbuild.
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,9 +11,16 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { type BuildOptions, build } from 'esbuild'
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', '..')
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 
-/** One way of bundling a handler. */
+/**
+ * One way of bundling a handler: esbuild options and the bundle's file extension.
+ *
+ * @example
+ * ```ts
+ * const esm: BundleFormat = { name: 'ESM', extension: '.mjs', options: { bundle: true, format: 'esm' }, requireless: true }
+ * ```
+ */
 export interface BundleFormat {
   readonly name: string
   readonly extension: '.mjs' | '.cjs'
@@ -26,6 +34,17 @@ export interface BundleFormat {
 
 const sam: BuildOptions = { bundle: true, platform: 'node', target: 'es2020', minify: true }
 
+/**
+ * The ways users bundle a handler: AWS SAM's esbuild defaults (minified, es2020) as ESM with and
+ * without the `createRequire` banner, as CommonJS, and both with the packages external.
+ *
+ * @example
+ * ```ts
+ * import { BUNDLE_FORMATS } from '@lmi/test-kit/bundle'
+ *
+ * for (const format of BUNDLE_FORMATS) it(`runs bundled as ${format.name}`, async () => { … })
+ * ```
+ */
 export const BUNDLE_FORMATS: readonly BundleFormat[] = [
   {
     name: 'ESM',
@@ -104,7 +123,15 @@ for (const [index, event] of JSON.parse(events).entries()) {
 report({ atEnd: { globalRequire: typeof globalThis.require } })
 `
 
-/** What a bundled handler did: its results, the JSON lines it logged, the runner's reports. */
+/**
+ * What a bundled handler did: its results, the JSON lines it logged, the runner's reports.
+ *
+ * @example
+ * ```ts
+ * const run: BundleRun = await dir.bundleAndRun(source, format, [{ n: 1 }])
+ * assert.deepEqual(run.results, [{ n: 1 }])
+ * ```
+ */
 export interface BundleRun {
   readonly results: unknown[]
   /** Every other stdout line that is JSON: the handler's log lines. */
@@ -120,7 +147,21 @@ export interface BundleRun {
 
 /**
  * A temporary folder with a `node_modules` that resolves like the repository's (so a bundle
- * with packages external finds them at run time); `bundleAndRun` works in it.
+ * with packages external finds them at run time); `bundleAndRun` works in it. `remove()` it
+ * in `after`.
+ *
+ * @example
+ * ```ts
+ * import { BUNDLE_FORMATS, BundleDir } from '@lmi/test-kit/bundle'
+ *
+ * const dir = new BundleDir()
+ * after(() => dir.remove())
+ * const run = await dir.bundleAndRun(
+ *   "import { lmi } from '@lmi/core'\nexport const handler = lmi(async (event) => event)",
+ *   BUNDLE_FORMATS[0],
+ *   [{ n: 1 }],
+ * )
+ * ```
  */
 export class BundleDir {
   readonly path = mkdtempSync(join(tmpdir(), 'lmi-bundle-'))
@@ -186,6 +227,7 @@ export class BundleDir {
     return { results, logs, globalRequire, commonJsPackages, code, stderr }
   }
 
+  /** Deletes the folder and everything bundled in it. */
   remove(): void {
     rmSync(this.path, { recursive: true, force: true })
   }
@@ -195,7 +237,14 @@ function field(report: unknown, name: string): unknown {
   return (report as Record<string, unknown>)[name]
 }
 
-/** `record` with only `keys`, for comparing log lines without their timestamps. */
+/**
+ * `record` with only `keys`, for comparing log lines without their timestamps.
+ *
+ * @example
+ * ```ts
+ * pick({ level: 'info', msg: 'hi', time: 1733 }, ['level', 'msg']) // => { level: 'info', msg: 'hi' }
+ * ```
+ */
 export function pick(record: Record<string, unknown>, keys: readonly string[]): object {
   return Object.fromEntries(keys.filter((key) => key in record).map((key) => [key, record[key]]))
 }

@@ -1,0 +1,352 @@
+// One request through the chain: before hooks, handler, after hooks, and the onError hooks
+// when anything throws — `@middy/core` 7.9's `runRequest`, with its plugin hooks when given.
+//
+// One hook loop serves every phase and every chain: `runHooks` runs hooks while they return
+// plain values, so a chain of synchronous hooks around an async handler costs no promise of
+// its own. The first hook (or handler) that returns a promise hands the rest of the
+// invocation to `runAsync`, one async function with one `await` per promise, as middy runs
+// it. One function, not a `.then()` per step: a continuation registered before the hook ran
+// would resume in the async context of that moment and lose what the hook did to it (an
+// `AsyncLocalStorage.enterWith()`: Powertools does that in a before hook, and the handler must
+// see it).
+import type { Writable } from 'node:stream'
+import type { LambdaContext } from '../invocation/context.ts'
+import type { InvocationState } from '../invocation/state.ts'
+import type { Plugin } from './options.ts'
+import { writeStreamedResponse } from './streamed.ts'
+import type { HandlerOptions, LmiRequest } from './types.ts'
+
+export type Hook = (request: LmiRequest) => unknown
+export type AnyHandler = (
+  event: unknown,
+  context: LambdaContext,
+  options: HandlerOptions,
+) => unknown
+
+/** A chain as invocations run it; `lmi()` copies it rather than change one in use. */
+export interface Chain {
+  befores: Hook[]
+  afters: Hook[]
+  onErrors: Hook[]
+  handler: AnyHandler
+  internal: Record<string, unknown> | undefined
+  /** middy's plugin hooks, when any was given. */
+  plugin: Plugin | undefined
+}
+
+/** `{ signal }` for the handler, created when read. */
+class LazyHandlerOptions implements HandlerOptions {
+  readonly #invocation: InvocationState
+  constructor(invocation: InvocationState) {
+    this.#invocation = invocation
+  }
+  get signal(): AbortSignal {
+    return this.#invocation.signal
+  }
+}
+
+// --- the hook loop ---------------------------------------------------------------------------
+
+/** {@link runHooks}: every hook ran and none ended the phase. */
+const DONE = -1
+/** {@link runHooks}: a hook ended the phase with a response. */
+const ENDED = -2
+
+// The promise a hook just returned, handed from runHooks to its caller within the same
+// synchronous step (written, then read before any other code runs): returning it beside the
+// hook's index would cost an object per phase.
+let handoff: Promise<unknown> | undefined
+
+function takeHandoff(): Promise<unknown> {
+  const pending = handoff as Promise<unknown>
+  handoff = undefined
+  return pending
+}
+
+/**
+ * Runs `hooks` from `from` on while they return plain values. Returns {@link DONE},
+ * {@link ENDED}, or the index of the hook that returned a promise (left in `handoff`): the
+ * caller awaits it, gives its value to {@link settleHook}, and goes on from the next index.
+ */
+function runHooks(
+  hooks: Hook[],
+  request: LmiRequest,
+  from: number,
+  plugin: Plugin | undefined,
+): number {
+  for (let index = from; index < hooks.length; index++) {
+    const hook = hooks[index] as Hook
+    plugin?.beforeMiddleware?.(hook.name)
+    const result = hook(request)
+    if (result instanceof Promise) {
+      handoff = result
+      return index
+    }
+    if (settleHook(request, hook, result, plugin)) return ENDED
+  }
+  return DONE
+}
+
+/** A hook's value: anything but `undefined` (or an `earlyResponse` it set) ends its phase. */
+function settleHook(
+  request: LmiRequest,
+  hook: Hook,
+  result: unknown,
+  plugin: Plugin | undefined,
+): boolean {
+  plugin?.afterMiddleware?.(hook.name)
+  if (result !== undefined) request.earlyResponse = result
+  if ('earlyResponse' in request) {
+    request.response = request.earlyResponse
+    return true
+  }
+  return false
+}
+
+// --- the phases ------------------------------------------------------------------------------
+
+/** Where {@link runAsync} takes over: the phase whose hook (or handler) returned `handoff`. */
+const BEFORE = 0
+const HANDLER = 1
+const AFTER = 2
+type Phase = typeof BEFORE | typeof HANDLER | typeof AFTER
+
+/**
+ * One request through the chain; rejects with the error no onError hook handled.
+ *
+ * @param invocation - the invocation the handler's `signal` belongs to.
+ */
+export function runRequest(
+  chain: Chain,
+  request: LmiRequest,
+  invocation: InvocationState,
+): Promise<unknown> {
+  try {
+    const result = runSync(chain, request, invocation)
+    return result instanceof Promise ? result : Promise.resolve(result)
+  } catch (error) {
+    try {
+      const handled = handleError(chain, request, error)
+      return handled instanceof Promise ? handled : Promise.resolve(handled)
+    } catch (unhandled) {
+      return Promise.reject(unhandled)
+    }
+  }
+}
+
+/** The request without a single await while nothing returns a promise. */
+function runSync(chain: Chain, request: LmiRequest, invocation: InvocationState): unknown {
+  const plugin = chain.plugin
+  let at = runHooks(chain.befores, request, 0, plugin)
+  if (at >= 0) return runAsync(chain, request, invocation, BEFORE, at)
+  if (at === ENDED) return request.response
+  plugin?.beforeHandler?.()
+  const response = callHandler(chain, request, invocation)
+  if (response instanceof Promise) {
+    // Nothing left to run after the handler: its promise is the outcome.
+    if (chain.afters.length === 0 && chain.onErrors.length === 0 && plugin === undefined) {
+      return response
+    }
+    handoff = response
+    return runAsync(chain, request, invocation, HANDLER, 0)
+  }
+  request.response = response
+  plugin?.afterHandler?.()
+  at = runHooks(chain.afters, request, 0, plugin)
+  if (at >= 0) return runAsync(chain, request, invocation, AFTER, at)
+  return request.response
+}
+
+/** The rest of the request from `phase`, once something in it returned `handoff`. */
+async function runAsync(
+  chain: Chain,
+  request: LmiRequest,
+  invocation: InvocationState,
+  phase: Phase,
+  at: number,
+): Promise<unknown> {
+  const plugin = chain.plugin
+  try {
+    if (phase === BEFORE) {
+      const befores = chain.befores
+      while (at >= 0) {
+        if (settleHook(request, befores[at] as Hook, await takeHandoff(), plugin)) {
+          return request.response
+        }
+        at = runHooks(befores, request, at + 1, plugin)
+      }
+      if (at === ENDED) return request.response
+      plugin?.beforeHandler?.()
+      let response = callHandler(chain, request, invocation)
+      if (response instanceof Promise) response = await response
+      request.response = response
+    } else if (phase === HANDLER) {
+      request.response = await takeHandoff()
+    }
+    const afters = chain.afters
+    if (phase !== AFTER) {
+      plugin?.afterHandler?.()
+      at = runHooks(afters, request, 0, plugin)
+    }
+    while (at >= 0) {
+      if (settleHook(request, afters[at] as Hook, await takeHandoff(), plugin)) break
+      at = runHooks(afters, request, at + 1, plugin)
+    }
+    return request.response
+  } catch (error) {
+    return handleError(chain, request, error)
+  }
+}
+
+/**
+ * The onError hooks, in the same loop: the first that responds ends them; an error none
+ * handled is thrown as it was; a hook's own error ends the invocation (see
+ * {@link rethrowFromOnError}).
+ */
+function handleError(chain: Chain, request: LmiRequest, error: unknown): unknown {
+  request.response = undefined
+  delete request.earlyResponse
+  request.error = error
+  let at: number
+  try {
+    at = runHooks(chain.onErrors, request, 0, chain.plugin)
+  } catch (hookError) {
+    rethrowFromOnError(request, hookError)
+  }
+  if (at >= 0) return finishOnError(chain, request, at)
+  return settleError(request)
+}
+
+async function finishOnError(chain: Chain, request: LmiRequest, at: number): Promise<unknown> {
+  const { onErrors, plugin } = chain
+  try {
+    while (at >= 0) {
+      if (settleHook(request, onErrors[at] as Hook, await takeHandoff(), plugin)) break
+      at = runHooks(onErrors, request, at + 1, plugin)
+    }
+  } catch (hookError) {
+    rethrowFromOnError(request, hookError)
+  }
+  return settleError(request)
+}
+
+function settleError(request: LmiRequest): unknown {
+  if (request.response === undefined) throw request.error
+  return request.response
+}
+
+/** An onError hook threw: that error ends the invocation, the original kept reachable as middy keeps it. */
+function rethrowFromOnError(request: LmiRequest, hookError: unknown): never {
+  if (hookError !== request.error && typeof hookError === 'object' && hookError !== null) {
+    const annotated = hookError as { originalError?: unknown; cause?: unknown }
+    annotated.originalError = request.error
+    annotated.cause ??= request.error
+  }
+  request.error = hookError
+  throw hookError
+}
+
+// --- the handler -----------------------------------------------------------------------------
+
+function callHandler(chain: Chain, request: LmiRequest, invocation: InvocationState): unknown {
+  const early = chain.plugin?.timeoutEarlyInMillis
+  const remaining = (request.context as Partial<LambdaContext>).getRemainingTimeInMillis
+  if (early === undefined || early === 0 || typeof remaining !== 'function') {
+    return chain.handler(
+      request.event,
+      request.context as LambdaContext,
+      new LazyHandlerOptions(invocation),
+    )
+  }
+  // middy's early timeout: the handler's signal aborts `early` ms before the deadline (as well
+  // as at it), and the invocation ends with the plugin's timeoutEarlyResponse().
+  const plugin = chain.plugin as Plugin
+  const controller = new AbortController()
+  const signal = AbortSignal.any([invocation.signal, controller.signal])
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise((resolve, reject) => {
+    timer = setTimeout(
+      () => {
+        controller.abort()
+        try {
+          resolve(plugin.timeoutEarlyResponse())
+        } catch (error) {
+          reject(error)
+        }
+      },
+      Math.max(0, remaining.call(request.context) - early),
+    )
+  })
+  let result: unknown
+  try {
+    result = chain.handler(request.event, request.context as LambdaContext, { signal })
+  } catch (error) {
+    clearTimeout(timer)
+    throw error
+  }
+  if (!(result instanceof Promise)) {
+    clearTimeout(timer)
+    return result
+  }
+  return Promise.race([result, timedOut]).then(
+    (value) => {
+      clearTimeout(timer)
+      return value
+    },
+    (error: unknown) => {
+      clearTimeout(timer)
+      throw error
+    },
+  )
+}
+
+// --- with a plugin ---------------------------------------------------------------------------
+
+/**
+ * One request with middy's plugin envelope, as `@middy/core` 7.9 runs it: `requestStart`,
+ * the request, then — streaming — the body written, and `requestEnd`, whose error replaces a
+ * success and becomes the `cause` of a failure that has none.
+ */
+export async function runWithPlugin(
+  chain: Chain,
+  plugin: Plugin,
+  request: LmiRequest,
+  invocation: InvocationState,
+  responseStream: Writable | undefined,
+): Promise<unknown> {
+  plugin.requestStart?.(request)
+  let failure: unknown
+  let failed = false
+  let response: unknown
+  if (responseStream === undefined) {
+    try {
+      response = await runRequest(chain, request, invocation)
+    } catch (error) {
+      failure = error
+      failed = true
+    }
+  } else {
+    // Streaming, as middy streams: a failing chain ends the invocation before requestEnd; the
+    // body is written, then requestEnd runs, with its error rules over the write's failure.
+    const chainResponse = await runRequest(chain, request, invocation)
+    try {
+      await writeStreamedResponse(responseStream, chainResponse)
+    } catch (error) {
+      failure = error
+      failed = true
+    }
+  }
+  try {
+    const ended = plugin.requestEnd?.(request)
+    if (ended instanceof Promise) await ended
+  } catch (hookError) {
+    if (!failed) throw hookError
+    // The invocation's own error stays the one reported; the hook's becomes its cause.
+    if (typeof failure === 'object' && failure !== null) {
+      const annotated = failure as { cause?: unknown }
+      annotated.cause ??= hookError
+    }
+  }
+  if (failed) throw failure
+  return response
+}

@@ -1,0 +1,296 @@
+// Turning a run's evidence into the findings of the result: the detectors' finding lines
+// grouped by code, subject and place; differing responses grouped by the paths that differ.
+import { isAbsolute, relative, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { FINDING_CODES } from '@lmi/core'
+import type { DetectorFinding } from './detectors.ts'
+import {
+  ABSENT,
+  type RawDifference,
+  type Reference,
+  renderPath,
+  renderValue,
+  sameValue,
+  valueAt,
+} from './diff.ts'
+import type { CheckEvent } from './events.ts'
+import type { DifferingResponse, Evidence, Phase } from './run.ts'
+import type { CheckFinding, DifferenceExample, ResponseDifference } from './types.ts'
+
+const EXAMPLES_PER_FINDING = 3
+const LIKELY_FROM_MAX = 3
+
+/**
+ * What grouping needs besides the evidence: where the handler runs (locations are shown
+ * relative to it), the events, and each event's reference.
+ *
+ * @example
+ * ```ts
+ * const context: GroupingContext = { cwd: settings.cwd, events, references }
+ * ```
+ */
+export interface GroupingContext {
+  readonly cwd: string
+  readonly events: readonly CheckEvent[]
+  /** By event index. */
+  readonly references: readonly Reference[]
+}
+
+/**
+ * Every finding of a run, grouped, sorted by code, then subject, then location.
+ *
+ * @example
+ * ```ts
+ * const findings = groupFindings(run, { cwd: settings.cwd, events, references })
+ * ```
+ */
+export function groupFindings(evidence: Evidence, context: GroupingContext): CheckFinding[] {
+  return [
+    ...groupDetectorFindings(evidence, context.cwd),
+    ...groupDifferences(evidence, context),
+  ].sort(
+    (a, b) =>
+      a.code.localeCompare(b.code) ||
+      a.subject.localeCompare(b.subject) ||
+      (a.location ?? '').localeCompare(b.location ?? ''),
+  )
+}
+
+const FRAME_LOCATION = /\(?((?:file:\/\/)?[^\s()]+?):(\d+):(\d+)\)?\s*$/
+
+/**
+ * `file:line:column` of a stack's first frame, relative to `cwd` when inside it.
+ *
+ * @example
+ * ```ts
+ * locationOf('at handler (/app/src/a.mjs:3:7)', '/app') // => 'src/a.mjs:3:7'
+ * ```
+ */
+export function locationOf(stack: string | undefined, cwd: string): string | undefined {
+  if (stack === undefined) return undefined
+  const first = stack
+    .split('\n')
+    .map((line) => line.trim())
+    .find((line) => line !== '')
+  if (first === undefined) return undefined
+  const match = FRAME_LOCATION.exec(first)
+  if (match === null) return undefined
+  let file = match[1] as string
+  if (file.startsWith('file://')) {
+    try {
+      file = fileURLToPath(file)
+    } catch {
+      // Not a file URL Node can map: keep it as it is.
+    }
+  }
+  if (isAbsolute(file)) {
+    const inside = relative(cwd, file)
+    if (inside !== '' && !inside.startsWith(`..${sep}`) && inside !== '..' && !isAbsolute(inside)) {
+      file = inside
+    }
+  }
+  return `${file}:${match[2]}:${match[3]}`
+}
+
+function sortedNames(events: Iterable<CheckEvent>): string[] {
+  return [...new Set(events)].sort((a, b) => a.index - b.index).map((event) => event.name)
+}
+
+/** Groups the detectors' finding lines by code, subject and place. */
+function groupDetectorFindings(evidence: Evidence, cwd: string): CheckFinding[] {
+  const groups = new Map<
+    string,
+    {
+      first: DetectorFinding
+      withOther: DetectorFinding | undefined
+      location: string | undefined
+      events: Set<CheckEvent>
+      phases: Set<Phase>
+      occurrences: number
+    }
+  >()
+  for (const { finding, phase } of evidence.detectorFindings) {
+    const location = locationOf(finding.stack, cwd)
+    const key = `${finding.code}\0${finding.subject}\0${location ?? ''}`
+    let group = groups.get(key)
+    if (group === undefined) {
+      group = {
+        first: finding,
+        withOther: undefined,
+        location,
+        events: new Set(),
+        phases: new Set(),
+        occurrences: 0,
+      }
+      groups.set(key, group)
+    }
+    group.occurrences++
+    group.phases.add(phase)
+    if (group.withOther === undefined && finding.otherRequestId !== undefined) {
+      group.withOther = finding
+    }
+    for (const id of [finding.requestId, finding.otherRequestId]) {
+      const info = id === undefined ? undefined : evidence.invocations.get(id)
+      if (info !== undefined) group.events.add(info.event)
+    }
+  }
+  return [...groups.values()].map((group) => {
+    const shown = group.withOther ?? group.first
+    return {
+      code: shown.code,
+      subject: shown.subject,
+      message: shown.message,
+      location: group.location,
+      stack: shown.stack,
+      requestId: shown.requestId,
+      otherRequestId: shown.otherRequestId,
+      events: sortedNames(group.events),
+      phases: (['solo', 'concurrent'] as const).filter((phase) => group.phases.has(phase)),
+      occurrences: group.occurrences,
+      examples: [],
+    }
+  })
+}
+
+/** The keys a differing response is grouped by: `outcome`, or the paths that differ. */
+function keysOf(differences: readonly RawDifference[]): string[] {
+  if (differences.some((difference) => difference.kind === 'outcome')) return ['outcome']
+  return [...new Set(differences.map((difference) => renderPath(difference.segments)))]
+}
+
+const MAX_SUBJECT_PATHS = 6
+
+function subjectOf(keys: readonly string[]): string {
+  if (keys.includes('outcome')) return 'outcome'
+  const sorted = [...keys].sort()
+  const shown = sorted.slice(0, MAX_SUBJECT_PATHS).join(', ')
+  return `response ${shown}${sorted.length > MAX_SUBJECT_PATHS ? ', …' : ''}`
+}
+
+/**
+ * Groups differing responses into findings: two belong together when they differ at a common
+ * path (connected components), so one shared variable that shows at `$.user` in one response
+ * and at `$.user` and `$.plan` in another is one finding, while an error instead of a
+ * response (`outcome`) and unrelated paths are findings of their own.
+ */
+function groupDifferences(evidence: Evidence, context: GroupingContext): CheckFinding[] {
+  const { references } = context
+  const parent = new Map<string, string>()
+  const root = (key: string): string => {
+    let current = key
+    for (;;) {
+      const up = parent.get(current) ?? current
+      if (up === current) return current
+      parent.set(current, parent.get(up) ?? up)
+      current = up
+    }
+  }
+  const keyed = evidence.differing.map((differing) => ({
+    differing,
+    keys: keysOf(differing.differences),
+  }))
+  for (const { keys } of keyed) {
+    const [first, ...rest] = keys
+    if (first === undefined) continue
+    if (!parent.has(first)) parent.set(first, first)
+    for (const key of rest) {
+      if (!parent.has(key)) parent.set(key, key)
+      parent.set(root(key), root(first))
+    }
+  }
+  const components = new Map<string, { keys: Set<string>; members: DifferingResponse[] }>()
+  for (const { differing, keys } of keyed) {
+    const component = root(keys[0] as string)
+    let entry = components.get(component)
+    if (entry === undefined) {
+      entry = { keys: new Set(), members: [] }
+      components.set(component, entry)
+    }
+    for (const key of keys) entry.keys.add(key)
+    entry.members.push(differing)
+  }
+  const groups = new Map<string, DifferingResponse[]>()
+  for (const { keys, members } of components.values()) groups.set(subjectOf([...keys]), members)
+  const findings: CheckFinding[] = []
+  for (const [subject, group] of groups) {
+    const examples: DifferenceExample[] = []
+    const seen = new Set<CheckEvent>()
+    for (const differing of group) {
+      if (examples.length >= EXAMPLES_PER_FINDING) break
+      if (seen.has(differing.event)) continue
+      seen.add(differing.event)
+      const reference = references[differing.event.index] as Reference
+      examples.push({
+        event: differing.event.name,
+        requestId: differing.requestId,
+        referenceRequestId: reference.requestId,
+        round: differing.round,
+        differences: differing.differences.map((difference) =>
+          renderDifference(difference, differing.event, context.events, references),
+        ),
+      })
+    }
+    const first = examples[0] as DifferenceExample
+    const events = sortedNames(group.map((differing) => differing.event))
+    const detail = first.differences
+      .map((difference) =>
+        difference.path === '$'
+          ? `expected ${difference.expected}, got ${difference.got}`
+          : `${difference.path}: expected ${difference.expected}, got ${difference.got}`,
+      )
+      .join('; ')
+    findings.push({
+      code: FINDING_CODES.CONCURRENCY_DEPENDENT_RESPONSE,
+      subject,
+      message:
+        `Response depends on concurrency: ${group.length} of ${evidence.concurrentInvocations} concurrent ` +
+        `invocations (${events.length} of ${context.events.length} events) answered differently than ` +
+        `the same event alone (${first.event}: ${detail}). Some state is shared between ` +
+        'invocations: a module-level variable, a cache keyed without the user or tenant, a fixed file name…',
+      location: undefined,
+      stack: undefined,
+      requestId: first.requestId,
+      otherRequestId: first.referenceRequestId,
+      events,
+      phases: ['concurrent'],
+      occurrences: group.length,
+      examples,
+    })
+  }
+  return findings
+}
+
+function renderDifference(
+  difference: RawDifference,
+  event: CheckEvent,
+  events: readonly CheckEvent[],
+  references: readonly Reference[],
+): ResponseDifference {
+  const path = renderPath(difference.segments)
+  if (difference.kind === 'outcome') {
+    return {
+      path,
+      expected: String(difference.expected),
+      got: String(difference.got),
+      likelyFrom: [],
+    }
+  }
+  const likelyFrom: string[] = []
+  if (difference.got !== ABSENT) {
+    for (const other of events) {
+      if (other === event) continue
+      const outcome = references[other.index]?.outcome
+      if (outcome?.status !== 'success') continue
+      if (sameValue(valueAt(outcome.value, difference.segments), difference.got)) {
+        likelyFrom.push(other.name)
+      }
+    }
+  }
+  return {
+    path,
+    expected: renderValue(difference.expected),
+    got: renderValue(difference.got),
+    // Many matches say nothing about where a value came from.
+    likelyFrom: likelyFrom.length <= LIKELY_FROM_MAX ? likelyFrom : [],
+  }
+}
