@@ -25,7 +25,8 @@ import {
 
 const examplesDir = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dir = join(examplesDir, 'hello-json')
-const fixtures = join(examplesDir, '..', 'middleware', 'json', 'test', 'fixtures', 'events')
+// The captured HTTP events the test-kit keeps (packages/test-kit/events).
+const fixtures = join(examplesDir, '..', 'test-kit', 'events')
 const valid: Template = loadTemplate(dir)
 
 type Props = Record<string, unknown>
