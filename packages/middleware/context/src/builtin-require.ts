@@ -1,43 +1,5 @@
-// A `require` for Node's built-ins, lent on `globalThis` while a CommonJS dependency initialises.
-//
-// esbuild's ESM output of a CommonJS package loads Node's built-ins through a helper that calls
-// the `require` in scope, and throws `Dynamic require of "node:os" is not supported` in a bundle
-// that has none: every `--format=esm` bundle without a `createRequire` banner. The module that
-// wraps the dependency imports this one first and withdraws the loan right after the dependency:
-// the loan is open exactly while the dependency initialises, because dependencies evaluate in
-// import order — in Node, and in esbuild's output, which puts this module's code before the
-// importer's `__toESM(require_dependency())`.
-//
-// Only where `globalThis.require` is missing (a banner's `require` is module-scoped: the bundle's
-// helper uses it, so the loan goes unused). Unbundled and in CommonJS bundles, the dependency has
-// its own `require`, and the loan goes unused too. Built-ins only: a bundle inlines everything
-// else. Kept identical to @lmi/tenant's src/builtin-require.ts.
+// Lends `globalThis.require` to pino while it initialises (see @lmi/core's builtin-require.ts):
+// evaluated just before pino, because pino.ts imports this module first.
+import { lendBuiltinRequire } from '@lmi/core/internal'
 
-type Require = (id: string) => unknown
-
-const scope = globalThis as { require?: Require }
-let used = false
-
-function builtinRequire(id: string): unknown {
-  used = true
-  const builtin = process.getBuiltinModule(id)
-  if (builtin !== undefined) return builtin
-  throw Object.assign(new Error(`Cannot find module '${id}': not a Node.js built-in`), {
-    code: 'MODULE_NOT_FOUND',
-  })
-}
-
-const lent: Require | undefined = scope.require === undefined ? builtinRequire : undefined
-if (lent !== undefined) scope.require = lent
-
-/**
- * Ends the loan opened when this module was evaluated: `globalThis.require` is gone again,
- * unless `keepIfUsed` and the dependency called it — it is then bundled into ESM, and a
- * dependency that requires more built-ins later (undici: `node:tls` at the first HTTPS
- * connection) still needs it.
- */
-export function withdrawRequire(options: { keepIfUsed: boolean }): void {
-  if (lent === undefined || scope.require !== lent) return
-  if (options.keepIfUsed && used) return
-  delete scope.require
-}
+export const loan = lendBuiltinRequire()

@@ -3,9 +3,9 @@
 // Bundled into ESM, undici also requires built-ins later (`node:tls` at the first HTTPS
 // connection, `node:sqlite`, `node:buffer`), so a loan it used is kept.
 // biome-ignore-all assist/source/organizeImports: imports evaluate in the order written
-import { withdrawRequire } from './builtin-require.ts'
+import { loan } from './builtin-require.ts'
 import { getGlobalDispatcher, setGlobalDispatcher } from 'undici'
 
-withdrawRequire({ keepIfUsed: true })
+loan.withdraw({ keepIfUsed: true })
 
 export { getGlobalDispatcher, setGlobalDispatcher }

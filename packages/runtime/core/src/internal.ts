@@ -2,6 +2,7 @@
 // (opening invocations, the process-wide state, lmi's own timers, the detectors' switches).
 // Not for applications: it follows the package's version, with no compatibility promise of
 // its own.
+export { type BuiltinRequireLoan, lendBuiltinRequire } from './builtin-require.ts'
 export { CHANNELS } from './channels.ts'
 export { declareTmpScope, escapedWorkError, installDetectors } from './detect/detectors.ts'
 export {
