@@ -194,7 +194,7 @@ abstract class Guard {
     }
     const current = currentInvocation()
     if (current === undefined || current === writer) return
-    this.report(FINDING_CODES.CROSS_READ, key, current, writer)
+    this.reportCrossAccess(FINDING_CODES.CROSS_READ, key, current, writer)
   }
 
   /** A read of every entry (iteration): the first one another running invocation wrote. */
@@ -209,7 +209,7 @@ abstract class Guard {
         writers.delete(key)
         continue
       }
-      this.report(FINDING_CODES.CROSS_READ, key, current, writer)
+      this.reportCrossAccess(FINDING_CODES.CROSS_READ, key, current, writer)
       return
     }
   }
@@ -223,7 +223,7 @@ abstract class Guard {
     if (writer === undefined || writer === current || current === undefined || writer.ended) {
       return writer
     }
-    this.report(FINDING_CODES.CROSS_WRITE, key, current, writer)
+    this.reportCrossAccess(FINDING_CODES.CROSS_WRITE, key, current, writer)
     return writer
   }
 
@@ -233,7 +233,7 @@ abstract class Guard {
     if (current === undefined || writers === undefined) return
     for (const [key, writer] of writers) {
       if (key === KEYS || writer === current || writer.ended || !includes(key)) continue
-      this.report(FINDING_CODES.CROSS_WRITE, key, current, writer)
+      this.reportCrossAccess(FINDING_CODES.CROSS_WRITE, key, current, writer)
       return
     }
   }
@@ -259,7 +259,7 @@ abstract class Guard {
     writers.set(key, current)
   }
 
-  report(
+  reportCrossAccess(
     code: typeof FINDING_CODES.CROSS_READ | typeof FINDING_CODES.CROSS_WRITE,
     key: Key,
     current: InvocationState,
