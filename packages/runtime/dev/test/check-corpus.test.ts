@@ -8,8 +8,9 @@ import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import { after, before, describe, it } from 'node:test'
 import { FINDING_CODES, type FindingCode } from '@lmi/core'
+import { runCheck } from '../src/cli/check/index.ts'
 import type { CheckResult } from '../src/cli/check/types.ts'
-import { check, describeFindings } from './helpers/check.ts'
+import { check, corpus, describeFindings, packageDir } from './helpers/check.ts'
 
 const DEPENDENT = FINDING_CODES.CONCURRENCY_DEPENDENT_RESPONSE
 
@@ -30,6 +31,12 @@ const BUGGY: Record<string, { differential: FindingCode[]; detectors: FindingCod
   counter: { differential: [DEPENDENT], detectors: [] },
 }
 
+/** Codes a buggy handler above also gets from its log lines (see BUGGY_LOGS below). */
+const ALSO_IN_LOGS: Record<string, FindingCode[]> = {
+  // Its log helper reads the global: lines tagged with another request's user.
+  'global-assign': [FINDING_CODES.CONCURRENCY_DEPENDENT_LOG],
+}
+
 const CORRECT = [
   'pool',
   'frozen-config',
@@ -38,6 +45,9 @@ const CORRECT = [
   'async-local',
   'keyed-cache',
 ] as const
+
+/** Correct handlers whose responses hold times, durations and random ids, checked with 12 events. */
+const VOLATILE = ['time-left', 'time-left', 'time-left', 'changing-values'] as const
 
 // Two checks at once: each runs its own runtime processes and emulators, and one alone keeps
 // little more than one of two CPUs busy (its solo phase runs one invocation at a time).
@@ -83,11 +93,23 @@ describe('lmi check on the corpus of buggy handlers', { concurrency: 2 }, () => 
         })
       }
 
+      for (const code of ALSO_IN_LOGS[name] ?? []) {
+        it(`is caught as ${code} by comparing log lines, with both request ids`, async () => {
+          const checked = await result
+          const finding = checked.findings.find((candidate) => candidate.code === code)
+          assert.ok(finding, `no ${code} among ${describeFindings(checked)}`)
+          assert.ok(finding.requestId !== undefined && finding.otherRequestId !== undefined)
+          assert.notEqual(finding.requestId, finding.otherRequestId)
+          assert.ok((finding.lines ?? []).length > 0)
+        })
+      }
+
       it('reports nothing that is not one of its codes', async () => {
         const checked = await result
         const allowed = new Set<FindingCode>([
           ...expected.differential,
           ...expected.detectors,
+          ...(ALSO_IN_LOGS[name] ?? []),
           // The first invocation creates the global, the next ones change it.
           ...(name === 'global-assign' ? [FINDING_CODES.GLOBAL_WRITE] : []),
           // A fixed /tmp name is also outside any per-invocation directory.
@@ -108,6 +130,87 @@ describe('lmi check on the corpus of correct handlers', { concurrency: 2 }, () =
       assert.equal(result.invocations.solo, 12)
       assert.equal(result.invocations.concurrent, 2 * result.invocationsPerRound)
       assert.equal(result.invocations.timedOut, 0)
+      assert.equal(result.invocations.crashed, 0)
+    })
+  }
+
+  // Values that change on every call, which two solo runs of one event may still agree on by
+  // chance: checked with 12 events (more chances), the time-left handler three times (it gave
+  // a false alarm one check in two), each with another seed.
+  for (const [run, name] of VOLATILE.entries()) {
+    it(`finds nothing in correct/${name} with 12 events (check ${run + 1})`, async () => {
+      const result = await runCheck({
+        handler: `${corpus}/correct/${name}.handler`,
+        events: `${corpus}/many-events.json`,
+        cwd: packageDir,
+        rounds: 1,
+        soloRuns: 2,
+        seed: 20_251 + run,
+      })
+      assert.deepEqual(result.findings, [], describeFindings(result))
+      assert.equal(result.invocations.solo, 24)
+      assert.equal(result.invocations.concurrent, result.invocationsPerRound)
+      assert.equal(result.invocations.timedOut, 0)
+      assert.equal(result.invocations.crashed, 0)
+    })
+  }
+})
+
+// --- log lines: what a handler logs, attributed to the invocation that wrote it -------------
+
+/** Buggy handlers whose responses are right and whose log lines are not, with their code. */
+const BUGGY_LOGS: Record<string, { code: FindingCode; subject: RegExp }> = {
+  // Powertools Logger 2.28.0: appendKeys kept on the module-level logger.
+  'powertools-append-keys': {
+    code: FINDING_CODES.CONCURRENCY_DEPENDENT_LOG,
+    subject: /^log \$\.customer$/,
+  },
+  'current-request-id': {
+    code: FINDING_CODES.CONCURRENCY_DEPENDENT_LOG,
+    subject: /^log \$\.message \(another request's id\)$/,
+  },
+  'pino-module-child': {
+    code: FINDING_CODES.CONCURRENCY_DEPENDENT_LOG,
+    subject: /^log \$\.(?:requestId|user)/,
+  },
+  'batched-log': {
+    code: FINDING_CODES.ESCAPED_LOG,
+    subject: /^log line written outside any invocation$/,
+  },
+}
+
+describe('lmi check on the log lines of the corpus', { concurrency: 2 }, () => {
+  for (const [name, expected] of Object.entries(BUGGY_LOGS)) {
+    it(`catches buggy/${name} as ${expected.code} only, with the requests involved`, async () => {
+      const result = await check(`buggy/${name}.handler`)
+      assert.deepEqual(
+        [...new Set(result.findings.map((finding) => finding.code))],
+        [expected.code],
+        describeFindings(result),
+      )
+      const [finding] = result.findings
+      assert.ok(finding !== undefined)
+      assert.match(finding.subject, expected.subject)
+      const example = finding.lines?.[0]
+      assert.ok(example !== undefined)
+      assert.ok(finding.occurrences > 0)
+      if (expected.code === FINDING_CODES.ESCAPED_LOG) {
+        assert.match(finding.location ?? '', new RegExp(`buggy/${name}\\.mjs:\\d+:\\d+$`))
+        assert.equal(example.requestId, undefined)
+      } else {
+        // The writer is a concurrent invocation; the other one, another invocation.
+        assert.ok(finding.requestId !== undefined && finding.otherRequestId !== undefined)
+        assert.notEqual(finding.requestId, finding.otherRequestId)
+        assert.equal(example.requestId, finding.requestId)
+        assert.equal(example.otherRequestId, finding.otherRequestId)
+        assert.match(example.event ?? '', /^events\.json\[\d\]$/)
+        assert.match(example.otherEvent ?? '', /^events\.json\[\d\]$/)
+        assert.ok(example.line.length > 0)
+      }
+    })
+    it(`finds nothing in correct/${name}`, async () => {
+      const result = await check(`correct/${name}.handler`)
+      assert.deepEqual(result.findings, [], describeFindings(result))
       assert.equal(result.invocations.crashed, 0)
     })
   }

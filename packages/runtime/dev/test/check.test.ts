@@ -11,14 +11,18 @@ import fc from 'fast-check'
 import { parseFindingLine } from '../src/cli/check/detectors.ts'
 import {
   buildReference,
+  buildReferences,
   compareOutcome,
   compileIgnore,
   JsonText,
   maskOf,
   type NormalizedOutcome,
   Normalizer,
+  type Reference,
   renderPath,
   type Segment,
+  traceable,
+  volatileByShape,
 } from '../src/cli/check/diff.ts'
 import { loadEvents } from '../src/cli/check/events.ts'
 import { locationOf } from '../src/cli/check/grouping.ts'
@@ -39,6 +43,8 @@ const lmiBin = join(packageDir, 'bin', 'lmi.js')
 const eventsDir = `${corpus}/events-dir`
 
 const DEPENDENT = FINDING_CODES.CONCURRENCY_DEPENDENT_RESPONSE
+
+type SoloOutcome = { outcome: NormalizedOutcome; requestId: string }
 
 function successResult(requestId: string, payload: unknown): InvokeResult {
   return {
@@ -378,6 +384,128 @@ describe('lmi check response comparison', () => {
         assert.equal(ignored([...segments, 'below']), true)
         assert.equal(ignored(segments.slice(0, -1)), false)
       }),
+    )
+  })
+
+  /** The paths of the differences of a success `value` from a reference. */
+  const differingPaths = (reference: Reference, value: unknown): string[] =>
+    compareOutcome(reference, { status: 'success', value }, compileIgnore([])).map((difference) =>
+      renderPath(difference.segments),
+    )
+  const success = (value: unknown, requestId = 'r'): SoloOutcome => ({
+    outcome: { status: 'success', value },
+    requestId,
+  })
+
+  it('masks a path for every event once the solo runs of any event differ there, list items alike', () => {
+    const events = [{ user: 'alice' }, { user: 'bob' }]
+    const runs = [
+      // alice's runs differ at $.n and at $.items[1].k: volatile, whatever the event.
+      [
+        success({ user: 'alice', n: 1, note: 'a', items: [{ k: 1 }, { k: 2 }] }),
+        success({ user: 'alice', n: 2, note: 'b', items: [{ k: 1 }, { k: 3 }] }),
+      ],
+      // bob's runs happen to agree.
+      [
+        success({ user: 'bob', n: 5, note: 'c', items: [{ k: 1 }, { k: 2 }] }),
+        success({ user: 'bob', n: 5, note: 'c', items: [{ k: 1 }, { k: 2 }] }),
+      ],
+    ]
+    const [, bob] = buildReferences(runs, events) as [Reference, Reference]
+    const concurrent = { user: 'bob', n: 9, note: 'd', items: [{ k: 7 }, { k: 2 }] }
+    assert.deepEqual(differingPaths(bob, concurrent), [])
+    // Built from bob's runs alone (the old way), the same response differs at each of them.
+    const alone = buildReference(runs[1] as SoloOutcome[])
+    assert.deepEqual(differingPaths(alone, concurrent), ['$.n', '$.note', '$.items[0].k'])
+    // A path no solo run ever varied at is still compared, and a volatile one still reports
+    // another event's value.
+    assert.deepEqual(differingPaths(bob, { ...concurrent, user: 'alice' }), ['$.user'])
+    assert.deepEqual(differingPaths(bob, { ...concurrent, note: 'for alice' }), ['$.note'])
+  })
+
+  it('does not count values solo runs already showed for other events as a leak', () => {
+    // A handler that lists every user: alice's solo response already names bob.
+    const events = [{ user: 'alice' }, { user: 'bob' }]
+    const [alice] = buildReferences(
+      [
+        [success({ seen: 'alice bob' }), success({ seen: 'bob alice' })],
+        [success({ seen: 'bob' }), success({ seen: 'bob' })],
+      ],
+      events,
+    ) as [Reference, Reference]
+    assert.deepEqual(differingPaths(alice, { seen: 'bob' }), [])
+  })
+
+  it('treats durations, time left, clock readings and random ids as volatile by their shape', () => {
+    const now = Date.now()
+    // One solo run each: nothing differed between runs, only the shape says these vary.
+    const value = {
+      left: 9983,
+      remainingTimeInMillis: 9983,
+      tookMs: 0,
+      timings: { db: 1 },
+      createdAt: now,
+      epochSeconds: Math.floor(now / 1000),
+      seenAt: now - 5,
+      random: 0.8123456789,
+      elapsed: 1.2345678,
+      requestHex: 'a3f9c2d4e5b6a7980112',
+      ulid: '01ARZ3NDEKTSV4RRFFQ69G5FAV',
+      token: 'V1StGXR8_Z5jdHi6B-myT',
+      short: 'k2j3h4g5f6x',
+      text: `done in 12ms at ${new Date(now).toISOString().slice(0, 10)}`,
+      user: 'alice',
+      invocation: 1,
+      amount: 10,
+    }
+    const reference = buildReference([success(value)])
+    const later = {
+      ...value,
+      left: 9974,
+      remainingTimeInMillis: 9001,
+      tookMs: 3,
+      timings: { db: 4 },
+      createdAt: now + 1500,
+      epochSeconds: Math.floor(now / 1000) + 1,
+      seenAt: now + 20,
+      random: 0.3141592653,
+      elapsed: 2.5183726,
+      requestHex: '0b1c2d3e4f5a6b7c8d9e',
+      ulid: '01HZX3K5VAB2C8D7E6F5G4H3J2',
+      token: 'Uakgb_J5m9g-0JDMbcJqL',
+      short: '9xq2m1zz0ab',
+      text: `done in 4ms at ${new Date(now + 1000).toISOString().slice(0, 10)}`,
+    }
+    assert.deepEqual(differingPaths(reference, later), [])
+    // Not a time or an id: a counter, an amount, a name.
+    assert.deepEqual(
+      differingPaths(reference, { ...later, user: 'bob', invocation: 7, amount: 20 }),
+      ['$.user', '$.invocation', '$.amount'],
+    )
+    assert.equal(volatileByShape(9983, 9974, ['left']), true)
+    assert.equal(volatileByShape(1, 7, ['invocation']), false)
+    assert.equal(volatileByShape(1, 7, ['items', 0, 'count']), false)
+    assert.equal(volatileByShape('order 1 of 2', 'order 2 of 2', ['status']), false)
+    assert.equal(volatileByShape('alice', 'bob', ['createdAt']), false)
+  })
+
+  it('still reports a volatile value traced to another invocation: its request id, its event', () => {
+    assert.equal(traceable('<request-id>', '<uuid>', ['id'], undefined), true)
+    assert.equal(traceable('<uuid>', '<uuid>', ['id'], undefined), false)
+    const events = [{ user: 'alice' }, { user: 'bob' }]
+    const [alice] = buildReferences(
+      [
+        [success({ id: '<request-id>', at: 1, msg: 'hi alice 1ms' })],
+        [success({ id: '<request-id>', at: 1, msg: 'hi bob 1ms' })],
+      ],
+      events,
+    ) as [Reference, Reference]
+    assert.deepEqual(differingPaths(alice, { id: '<request-id>', at: 2, msg: 'hi alice 7ms' }), [])
+    assert.deepEqual(differingPaths(alice, { id: '<uuid>', at: 2, msg: 'hi alice 7ms' }), ['$.id'])
+    // `at` is a time by its key: a number there is never evidence, a name is.
+    assert.deepEqual(
+      differingPaths(alice, { id: '<request-id>', at: 'bob', msg: 'hi alice 7ms' }),
+      ['$.at'],
     )
   })
 

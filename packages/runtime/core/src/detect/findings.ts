@@ -47,6 +47,16 @@ export const FINDING_CODES = {
   TMP_SHARED_PATH: 'LMI_TMP_SHARED_PATH',
   /** `lmi check`: a response differs from the one the event gets when run alone. */
   CONCURRENCY_DEPENDENT_RESPONSE: 'LMI_CONCURRENCY_DEPENDENT_RESPONSE',
+  /**
+   * `lmi check`: a log line written by one invocation carries a value of another one (another
+   * event's value, another request's id), which that event's solo runs never log.
+   */
+  CONCURRENCY_DEPENDENT_LOG: 'LMI_CONCURRENCY_DEPENDENT_LOG',
+  /**
+   * `lmi check`: a log line written by an invocation that had already answered, or by no
+   * invocation once invocations had started.
+   */
+  ESCAPED_LOG: 'LMI_ESCAPED_LOG',
 } as const
 
 /**

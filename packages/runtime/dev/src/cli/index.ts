@@ -20,6 +20,7 @@ export type {
   CheckProgress,
   CheckResult,
   DifferenceExample,
+  LogExample,
   ResponseDifference,
 } from './check/types.ts'
 export { type DevOptions, type DevServer, startDev } from './dev.ts'

@@ -1,5 +1,6 @@
 import type { ErrorResponse } from '@lmi/core'
 import { describeValue } from '@lmi/core/internal'
+import { writeOwn } from '../log/attribution.ts'
 
 /**
  * Posts the runtime's initialisation failure to `/runtime/init/error` on a connection of its
@@ -18,9 +19,7 @@ export async function reportInitError(runtimeApi: string, error: ErrorResponse):
   try {
     await client.postInitError(error)
   } catch (postError) {
-    process.stderr.write(
-      `lmi-runtime: could not report the init error: ${describeValue(postError)}\n`,
-    )
+    writeOwn('err', `lmi-runtime: could not report the init error: ${describeValue(postError)}\n`)
   } finally {
     await client.close()
   }

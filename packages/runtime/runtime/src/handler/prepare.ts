@@ -9,6 +9,7 @@ import {
 import { installDetectors, installInvokeStore, setFindingSink } from '@lmi/core/internal'
 import type { RuntimeConfig } from '../config.ts'
 import { CODES } from '../errors.ts'
+import { attributionFromEnv, installAttribution } from '../log/attribution.ts'
 import type { RuntimeLog } from '../log/log.ts'
 import { type LoadedHandler, loadHandler, refuseCallbackHandler } from './load.ts'
 
@@ -32,9 +33,9 @@ export function installAwsLambdaGlobal(): void {
 
 /**
  * Readies this thread to run the handler — `awslambda`, the console through the runtime's log,
- * findings to that log, the detectors `LMI_SHARED_STATE` asks for — and loads it. A handler
- * that cannot be loaded (or is refused) is logged and given to `reportInitError`; then
- * `undefined`, and the thread exits 1.
+ * findings to that log, the detectors `LMI_SHARED_STATE` asks for, `lmi check`'s attributed
+ * output (`LMI_CHECK_ATTRIBUTION=1`) — and loads it. A handler that cannot be loaded (or is
+ * refused) is logged and given to `reportInitError`; then `undefined`, and the thread exits 1.
  *
  * @example
  * ```ts
@@ -50,6 +51,8 @@ export async function prepareHandler(
 ): Promise<LoadedHandler | undefined> {
   installAwsLambdaGlobal()
   log.patchConsole()
+  // Before the handler loads: what it writes at init is attributed too.
+  if (attributionFromEnv(env)) installAttribution()
   // Findings go to the runtime's log, whoever installs the detectors (this, or an lmi() chain).
   setFindingSink(function logFinding({ message, ...fields }) {
     log.log('WARN', message, withoutUndefined(fields))

@@ -1,6 +1,7 @@
 import { format } from 'node:util'
 import { InvalidConfigurationError, toErrorResponse } from '@lmi/core'
 import { describeValue, invocationStorage, isError } from '@lmi/core/internal'
+import { writeOwn } from './attribution.ts'
 
 /**
  * Lambda's log levels, lowest first (`AWS_LAMBDA_LOG_LEVEL`).
@@ -92,11 +93,17 @@ export class RuntimeLog {
   readonly #minRank: number
   readonly #format: LogFormat
   readonly #write: Write
+  readonly #consoleWrite: Write
 
-  constructor(settings: LogSettings, write: Write = (line) => process.stdout.write(line)) {
+  /**
+   * `write` takes every line; by default the runtime's own lines bypass `lmi check`'s
+   * attribution ({@link writeOwn}) and the handler's `console.*` lines go through it.
+   */
+  constructor(settings: LogSettings, write?: Write) {
     this.#minRank = levelRank[settings.level]
     this.#format = settings.format
-    this.#write = write
+    this.#write = write ?? ((line) => writeOwn('out', line))
+    this.#consoleWrite = write ?? ((line) => process.stdout.write(line))
   }
 
   enabled(level: LogLevel): boolean {
@@ -105,6 +112,15 @@ export class RuntimeLog {
 
   /** One log record. `fields` are merged into JSON lines and appended to text lines. */
   log(level: LogLevel, message: unknown, fields?: Record<string, unknown>): void {
+    this.#record(level, message, fields, this.#write)
+  }
+
+  #record(
+    level: LogLevel,
+    message: unknown,
+    fields: Record<string, unknown> | undefined,
+    write: Write,
+  ): void {
     if (levelRank[level] < this.#minRank) return
     const invocation = invocationStorage.getStore()
     const timestamp = new Date().toISOString()
@@ -116,7 +132,7 @@ export class RuntimeLog {
       }
       record.message = message
       if (fields !== undefined) Object.assign(record, fields)
-      this.#write(`${safeStringify(record)}\n`)
+      write(`${safeStringify(record)}\n`)
       return
     }
     const requestId = invocation?.requestId ?? 'undefined'
@@ -124,7 +140,7 @@ export class RuntimeLog {
     const extra = fields === undefined ? '' : ` ${safeStringify(fields)}`
     // Newlines inside a record become \r so that one record stays one CloudWatch event.
     const line = `${timestamp}\t${requestId}\t${level}\t${text}${extra}`.replaceAll('\n', '\r')
-    this.#write(`${line}\n`)
+    write(`${line}\n`)
   }
 
   /**
@@ -140,10 +156,15 @@ export class RuntimeLog {
         // or a proxy whose traps do would otherwise fail the invocation from its own catch block.
         if (args.length === 1 && isError(args[0])) {
           const { errorType, errorMessage, stackTrace } = toErrorResponse(args[0])
-          this.log(level, formatSafely(args), { errorType, errorMessage, stackTrace })
+          this.#record(
+            level,
+            formatSafely(args),
+            { errorType, errorMessage, stackTrace },
+            this.#consoleWrite,
+          )
           return
         }
-        this.log(level, formatSafely(args))
+        this.#record(level, formatSafely(args), undefined, this.#consoleWrite)
       }.bind(this)
     target.log = bind('INFO')
     target.info = bind('INFO')

@@ -24,7 +24,10 @@ every shared-state detector on (LMI_SHARED_STATE=warn, one thread):
      response is the event's reference; what differs between its solo runs (timestamps,
      random ids) is not compared;
   2. all events at --concurrency in one process, --rounds times in a seeded random order;
-     a response that differs from its event's reference is LMI_CONCURRENCY_DEPENDENT_RESPONSE.
+     a response that differs from its event's reference is LMI_CONCURRENCY_DEPENDENT_RESPONSE;
+     a line the handler writes that holds another event's value or another invocation's
+     request id is LMI_CONCURRENCY_DEPENDENT_LOG, and one written after its invocation
+     answered (or by none) is LMI_ESCAPED_LOG.
 Request ids, trace ids, UUIDs and ISO/HTTP dates are normalised before comparing, except
 values that occur in the events themselves. A JSON string (API Gateway's body) is compared
 as JSON; errors are compared by errorType.

@@ -8,8 +8,12 @@
 //   `<timestamp>` — unless that exact text occurs in one of the events: values that come from
 //   the event stay literal, so a response carrying another event's order id is still caught;
 // - a string holding a JSON object or array (API Gateway's `body`) is compared as JSON;
-// - fields that differ between two solo runs of the same event are volatile (random ids,
-//   `Date.now()`, durations that happened to differ): the mask built from the solo runs skips them.
+// - a path where two solo runs of ANY event differ is volatile for every event (array indices
+//   generalised), and so is a value that is a duration, time left, timestamp or random id by
+//   its shape or its key (`tookMs`, `left`, an epoch near now, a hex id…): solo runs that
+//   happen to agree on such a value prove nothing;
+// - a difference at a volatile path is still reported when its value can be traced to another
+//   invocation: another event's value, or another request's id where the reference had its own.
 // Errors are compared by `errorType` only: messages often carry ids and times.
 
 import { isRecord } from '@lmi/core/internal'
@@ -91,6 +95,31 @@ export interface Reference {
   readonly mask: Mask | undefined
   /** Request id of the solo invocation whose outcome is the reference. */
   readonly requestId: string
+  /** What the solo runs of every event showed ({@link buildReferences}); absent when built alone. */
+  readonly context?: ReferenceContext | undefined
+}
+
+/**
+ * What an event's reference knows beyond its own solo runs: the paths where the solo runs of
+ * any event differed, and the values that tell a leak from another invocation.
+ *
+ * @example
+ * ```ts
+ * const context: ReferenceContext = {
+ *   volatilePaths: new Set([pathKey(['left'])]), foreignPaths: new Set(),
+ *   ownValues: new Set(['alice']), otherValues: new Set(['bob']),
+ * }
+ * ```
+ */
+export interface ReferenceContext {
+  /** {@link pathKey}s where two solo runs of some event differed: volatile for every event. */
+  readonly volatilePaths: ReadonlySet<string>
+  /** {@link pathKey}s where a solo run already held another event's value: no evidence there. */
+  readonly foreignPaths: ReadonlySet<string>
+  /** The strings of this event ({@link eventValues}). */
+  readonly ownValues: ReadonlySet<string>
+  /** The strings of the other events that this one does not have. */
+  readonly otherValues: ReadonlySet<string>
 }
 
 /**
@@ -331,6 +360,330 @@ export function buildReference(
 }
 
 /**
+ * The references of all the events of a check at once (`runs[i]`: the solo runs of
+ * `events[i]`): each as {@link buildReference} builds it, plus what the solo runs of every
+ * event showed. A path where the responses of two solo runs of any event differ is volatile for
+ * all of them: one event's two runs agreeing on a time left or a duration is chance, not proof.
+ *
+ * @example
+ * ```ts
+ * const references = buildReferences(soloRuns, events.map((event) => event.event))
+ * ```
+ */
+export function buildReferences(
+  runs: ReadonlyArray<
+    ReadonlyArray<{ readonly outcome: NormalizedOutcome; readonly requestId: string }>
+  >,
+  events: readonly unknown[],
+): Reference[] {
+  const volatilePaths = new Set<string>()
+  for (const eventRuns of runs) {
+    const first = eventRuns[0]?.outcome
+    if (first?.status !== 'success') continue
+    for (const run of eventRuns.slice(1)) {
+      // An error or a timeout in one run masks that event only: it says nothing about paths.
+      if (run.outcome.status !== 'success') continue
+      addMaskPaths(maskOf(first.value, run.outcome.value), '', volatilePaths)
+    }
+  }
+  const values = events.map(eventValues)
+  const others = values.map((own, index) => {
+    const other = new Set<string>()
+    for (const [otherIndex, theirs] of values.entries()) {
+      if (otherIndex === index) continue
+      for (const value of theirs) if (!own.has(value)) other.add(value)
+    }
+    return other
+  })
+  const foreignPaths = new Set<string>()
+  for (const [index, eventRuns] of runs.entries()) {
+    const other = others[index] ?? new Set<string>()
+    for (const run of eventRuns) {
+      if (run.outcome.status !== 'success') continue
+      forEachString(run.outcome.value, '', (text, key) => {
+        if (containsAny(text, other, [])) foreignPaths.add(key)
+      })
+    }
+  }
+  return runs.map((eventRuns, index) => ({
+    ...buildReference(eventRuns),
+    context: {
+      volatilePaths,
+      foreignPaths,
+      ownValues: values[index] ?? new Set<string>(),
+      otherValues: others[index] ?? new Set<string>(),
+    },
+  }))
+}
+
+/**
+ * A path as the key of {@link ReferenceContext}'s sets: array indices generalised to `[*]`, so
+ * that what varies in one item of a list varies in every item.
+ *
+ * @example
+ * ```ts
+ * pathKey(['items', 3, 'at']) === pathKey(['items', 0, 'at']) // true
+ * ```
+ */
+export function pathKey(segments: readonly Segment[]): string {
+  return segments.map(keyPart).join('')
+}
+
+function keyPart(segment: Segment): string {
+  return typeof segment === 'number' ? '[*]' : `.${JSON.stringify(segment)}`
+}
+
+function addMaskPaths(mask: Mask | undefined, key: string, out: Set<string>): void {
+  if (mask === undefined) return
+  if (mask === true) {
+    out.add(key)
+    return
+  }
+  for (const [segment, child] of mask) addMaskPaths(child, key + keyPart(segment), out)
+}
+
+/** Calls `visit` with every string of a normalised value and its {@link pathKey}. */
+function forEachString(
+  value: unknown,
+  key: string,
+  visit: (text: string, key: string) => void,
+  depth = 0,
+): void {
+  if (depth > MAX_DEPTH) return
+  if (value instanceof JsonText) forEachString(value.value, key, visit, depth + 1)
+  else if (typeof value === 'string') visit(value, key)
+  else if (Array.isArray(value)) {
+    for (const item of value) forEachString(item, `${key}[*]`, visit, depth + 1)
+  } else if (isJsonObject(value)) {
+    for (const [name, item] of Object.entries(value)) {
+      forEachString(item, key + keyPart(name), visit, depth + 1)
+    }
+  }
+}
+
+// Too short, or only digits and punctuation: found in unrelated text by chance.
+const NOT_EVIDENCE = /^[\d\s\p{P}\p{S}]*$/u
+
+/**
+ * The strings of an event that would betray it in another invocation's response: its string
+ * values (inside JSON-holding strings too), trimmed, at least 3 characters and not just digits.
+ *
+ * @example
+ * ```ts
+ * eventValues({ user: 'alice', amount: 10, body: '{"plan":"pro"}' }) // => Set { 'alice', 'pro' }
+ * ```
+ */
+export function eventValues(event: unknown): Set<string> {
+  const out = new Set<string>()
+  forEachString(wrapJsonStrings(event, 0), '', (text) => {
+    const value = text.trim()
+    if (value.length >= 3 && !NOT_EVIDENCE.test(value)) out.add(value)
+  })
+  return out
+}
+
+const WORD_CHAR = /[\p{L}\p{N}_]/u
+
+/** `text` holds one of `values` as a whole word, and none of the `besides` strings holds it. */
+function containsAny(
+  text: string,
+  values: ReadonlySet<string>,
+  besides: readonly string[],
+): boolean {
+  for (const value of values) {
+    if (!holdsWord(text, value)) continue
+    if (!besides.some((other) => holdsWord(other, value))) return true
+  }
+  return false
+}
+
+function holdsWord(text: string, word: string): boolean {
+  for (let at = text.indexOf(word); at !== -1; at = text.indexOf(word, at + 1)) {
+    const before = text[at - 1]
+    const after = text[at + word.length]
+    const startsWord =
+      !WORD_CHAR.test(word[0] ?? '') || before === undefined || !WORD_CHAR.test(before)
+    const endsWord =
+      !WORD_CHAR.test(word.at(-1) ?? '') || after === undefined || !WORD_CHAR.test(after)
+    if (startsWord && endsWord) return true
+  }
+  return false
+}
+
+/** The strings of a normalised value, in order. */
+function stringsOf(value: unknown): string[] {
+  const out: string[] = []
+  forEachString(value, '', (text) => out.push(text))
+  return out
+}
+
+/**
+ * `got` can be traced to another invocation: it holds another event's value that `expected`
+ * (the event's own solo response there) does not, or another request's id or trace where
+ * `expected` had the invocation's own. Where a solo run already showed another event's values
+ * (a handler listing every tenant, say) they are no evidence.
+ *
+ * @example
+ * ```ts
+ * traceable('<request-id>', '<uuid>', ['id'], undefined) // => true
+ * ```
+ */
+export function traceable(
+  expected: unknown,
+  got: unknown,
+  segments: readonly Segment[],
+  context: ReferenceContext | undefined,
+): boolean {
+  const expectedStrings = stringsOf(expected)
+  const gotStrings = stringsOf(got)
+  for (const [own, other] of OWN_AND_OTHER) {
+    if (
+      expectedStrings.some((text) => text.includes(own)) &&
+      gotStrings.some((text) => text.includes(other) && !text.includes(own))
+    ) {
+      return true
+    }
+  }
+  if (context === undefined || context.otherValues.size === 0) return false
+  const key = pathKey(segments)
+  for (const foreign of context.foreignPaths) {
+    if (foreign.startsWith(key) || key.startsWith(foreign)) return false
+  }
+  return gotStrings.some((text) => containsAny(text, context.otherValues, expectedStrings))
+}
+
+// What Normalizer.text puts for the invocation's own ids, and for anyone else's.
+const OWN_AND_OTHER: ReadonlyArray<readonly [string, string]> = [
+  ['<request-id>', '<uuid>'],
+  ['<own-trace-id>', '<trace-id>'],
+]
+
+// Words of a key that name a time, a duration or a clock reading (`tookMs`: took, ms).
+const TIME_WORDS = new Set([
+  'left',
+  'remaining',
+  'elapsed',
+  'duration',
+  'durations',
+  'took',
+  'latency',
+  'latencies',
+  'time',
+  'timing',
+  'timings',
+  'ms',
+  'msec',
+  'millis',
+  'milliseconds',
+  'ns',
+  'nanos',
+  'us',
+  'micros',
+  'sec',
+  'secs',
+  'seconds',
+  'uptime',
+  'ttl',
+  'age',
+  'deadline',
+  'timestamp',
+  'ts',
+  'epoch',
+  'now',
+  'at',
+  'date',
+  'expires',
+  'expiry',
+  'expiration',
+  'delay',
+  'cpu',
+])
+
+/** One of the last two keys of the path names a time (`$.timings.db`, `$.body.tookMs`). */
+function timeKeyed(segments: readonly Segment[]): boolean {
+  const keys = segments.filter((segment): segment is string => typeof segment === 'string')
+  return keys.slice(-2).some((key) =>
+    key
+      .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+      .toLowerCase()
+      .split(/[^a-z0-9]+/)
+      .some((word) => TIME_WORDS.has(word)),
+  )
+}
+
+const YEAR_MS = 366 * 24 * 3600 * 1000
+
+/** An epoch time within a year of now, in milliseconds or seconds (`Date.now()`, `… / 1000`). */
+function nearNow(value: number): boolean {
+  const now = Date.now()
+  return Math.abs(value - now) < YEAR_MS || Math.abs(value - now / 1000) < YEAR_MS / 1000
+}
+
+/** A measurement or a random number: a fraction with many digits (`performance.now()`, `Math.random()`). */
+function measured(value: number): boolean {
+  if (!Number.isFinite(value) || Number.isInteger(value)) return false
+  const text = String(value)
+  return text.includes('e') || (text.split('.')[1]?.length ?? 0) >= 6
+}
+
+// Random ids and clock readings inside text, each replaced by a placeholder before comparing.
+const TEXT_SHAPES: ReadonlyArray<readonly [RegExp, string | ((match: string) => string)]> = [
+  [/\b[0-9A-HJKMNP-TV-Z]{26}\b/g, '<ulid>'],
+  [/\b[0-9a-f]{16,}\b/gi, '<hex-id>'],
+  // nanoid, base64url tokens: long, with digits, lower and upper case letters.
+  [/(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[a-z])(?=[\w-]*[A-Z])[\w-]{16,}(?![\w-])/g, '<token>'],
+  // Math.random().toString(36).slice(2)
+  [/\b(?=[0-9a-z]*\d)(?=[0-9a-z]*[a-z])[0-9a-z]{10,16}\b/g, '<token>'],
+  [/\b\d{4}-\d{2}-\d{2}\b/g, (match) => (nearNow(Date.parse(match)) ? '<date>' : match)],
+  [/\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\b/g, '<time>'],
+  [/\b\d{10}(?:\d{3})?\b/g, (match) => (nearNow(Number(match)) ? '<epoch>' : match)],
+  [
+    /\b\d+(?:\.\d+)?\s?(?:ns|µs|us|ms|s|sec|secs|seconds|milliseconds|min|minutes|h)\b/gi,
+    '<duration>',
+  ],
+  [/\b\d+\.\d{6,}\b/g, '<measure>'],
+]
+
+function maskShapes(text: string, anyNumber: boolean): string {
+  let out = text
+  for (const [pattern, replacement] of TEXT_SHAPES) {
+    out = out.replace(pattern, replacement as (match: string) => string)
+  }
+  return anyNumber ? out.replace(/\d+(?:\.\d+)?/g, '<n>') : out
+}
+
+/**
+ * Two different values at `segments` are what a duration, a time left, a clock reading or a
+ * random id gives from one call to the next: by the key (`took`, `left`, `createdAt`, …) for
+ * numbers, by the number (an epoch near now, a fraction of many digits), or by what is left of
+ * two strings once such values in them are masked. Solo runs that agree on them prove nothing.
+ *
+ * @example
+ * ```ts
+ * volatileByShape(9983, 9974, ['left']) // => true
+ * volatileByShape(1, 7, ['invocation']) // => false
+ * ```
+ */
+export function volatileByShape(
+  expected: unknown,
+  got: unknown,
+  segments: readonly Segment[],
+): boolean {
+  if (typeof expected === 'number' && typeof got === 'number') {
+    return (
+      timeKeyed(segments) ||
+      (nearNow(expected) && nearNow(got)) ||
+      (measured(expected) && measured(got))
+    )
+  }
+  if (typeof expected === 'string' && typeof got === 'string') {
+    const keyed = timeKeyed(segments)
+    return maskShapes(expected, keyed) === maskShapes(got, keyed)
+  }
+  return false
+}
+
+/**
  * A compiled `--ignore` pattern list: true when a path (or one of its ancestors) is ignored.
  *
  * @example
@@ -452,52 +805,84 @@ export function compareOutcome(
     ]
   }
   if (expected.status !== 'success' || got.status !== 'success') return []
-  const differences: RawDifference[] = []
-  compareValues(expected.value, got.value, reference.mask, [], ignore, differences, limit)
-  return differences
+  const comparison: Comparison = { context: reference.context, ignore, out: [], limit }
+  compareValues(expected.value, got.value, reference.mask, [], '', false, comparison)
+  return comparison.out
 }
 
+interface Comparison {
+  readonly context: ReferenceContext | undefined
+  readonly ignore: IgnoreMatcher
+  readonly out: RawDifference[]
+  readonly limit: number
+}
+
+/**
+ * Walks both values; `volatile`: an ancestor varied between solo runs, so only a difference
+ * traceable to another invocation counts below it.
+ */
 function compareValues(
   expected: unknown,
   got: unknown,
   mask: Mask | undefined,
   segments: Segment[],
-  ignore: IgnoreMatcher,
-  out: RawDifference[],
-  limit: number,
+  key: string,
+  volatile: boolean,
+  comparison: Comparison,
 ): void {
-  if (mask === true || out.length >= limit || ignore(segments)) return
+  const { context, ignore, out, limit } = comparison
+  if (out.length >= limit || ignore(segments)) return
+  const here = volatile || mask === true || (context?.volatilePaths.has(key) ?? false)
+  const children = mask === true ? undefined : mask
   if (expected instanceof JsonText && got instanceof JsonText) {
-    compareValues(expected.value, got.value, mask, segments, ignore, out, limit)
+    compareValues(expected.value, got.value, children, segments, key, here, comparison)
     return
   }
   if (Array.isArray(expected) && Array.isArray(got) && expected.length === got.length) {
     for (let index = 0; index < expected.length; index++) {
-      const child = mask?.get(index)
-      compareValues(expected[index], got[index], child, [...segments, index], ignore, out, limit)
+      const child = children?.get(index)
+      compareValues(
+        expected[index],
+        got[index],
+        child,
+        [...segments, index],
+        `${key}[*]`,
+        here,
+        comparison,
+      )
     }
     return
   }
   if (isJsonObject(expected) && isJsonObject(got)) {
-    for (const key of new Set([...Object.keys(expected), ...Object.keys(got)])) {
-      const child = mask?.get(key)
-      const path = [...segments, key]
-      if (child === true || ignore(path)) continue
-      if (!has(expected, key) || !has(got, key)) {
+    for (const name of new Set([...Object.keys(expected), ...Object.keys(got)])) {
+      const child = children?.get(name)
+      const path = [...segments, name]
+      if (ignore(path)) continue
+      const childKey = key + keyPart(name)
+      if (!has(expected, name) || !has(got, name)) {
         if (out.length >= limit) return
-        out.push({
+        const difference: RawDifference = {
           kind: 'value',
           segments: path,
-          expected: has(expected, key) ? expected[key] : ABSENT,
-          got: has(got, key) ? got[key] : ABSENT,
-        })
+          expected: has(expected, name) ? expected[name] : ABSENT,
+          got: has(got, name) ? got[name] : ABSENT,
+        }
+        const volatileChild =
+          here || child === true || (context?.volatilePaths.has(childKey) ?? false)
+        if (!volatileChild || traceable(difference.expected, difference.got, path, context)) {
+          out.push(difference)
+        }
         continue
       }
-      compareValues(expected[key], got[key], child, path, ignore, out, limit)
+      compareValues(expected[name], got[name], child, path, childKey, here, comparison)
     }
     return
   }
-  if (!sameValue(expected, got)) out.push({ kind: 'value', segments, expected, got })
+  if (sameValue(expected, got)) return
+  if (here || volatileByShape(expected, got, segments)) {
+    if (!traceable(expected, got, segments, context)) return
+  }
+  out.push({ kind: 'value', segments, expected, got })
 }
 
 /**

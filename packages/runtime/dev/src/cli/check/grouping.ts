@@ -1,5 +1,6 @@
 // Turning a run's evidence into the findings of the result: the detectors' finding lines
-// grouped by code, subject and place; differing responses grouped by the paths that differ.
+// grouped by code, subject and place; differing responses grouped by the paths that differ;
+// log lines that carry another invocation's value grouped by field, escaped ones by place.
 import { isAbsolute, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { FINDING_CODES } from '@lmi/core'
@@ -14,11 +15,19 @@ import {
   valueAt,
 } from './diff.ts'
 import type { CheckEvent } from './events.ts'
+import { LogComparison, type LogLeak, shortLine, type WrittenLine } from './logs.ts'
 import type { DifferingResponse, Evidence, Phase } from './run.ts'
-import type { CheckFinding, DifferenceExample, ResponseDifference } from './types.ts'
+import type { CheckFinding, DifferenceExample, LogExample, ResponseDifference } from './types.ts'
 
 const EXAMPLES_PER_FINDING = 3
 const LIKELY_FROM_MAX = 3
+
+/** The usual cause of each log finding, in a line. */
+const LOG_HINTS = {
+  dependent:
+    "state kept on a module-level logger or client (a logger's keys, a 'current request' variable)",
+  escaped: 'a line written by work that outlived its invocation, or by no invocation',
+} as const
 
 /**
  * What grouping needs besides the evidence: where the handler runs (locations are shown
@@ -48,6 +57,8 @@ export function groupFindings(evidence: Evidence, context: GroupingContext): Che
   return [
     ...groupDetectorFindings(evidence, context.cwd),
     ...groupDifferences(evidence, context),
+    ...groupLogLeaks(evidence, context),
+    ...groupEscapedLines(evidence, context.cwd),
   ].sort(
     (a, b) =>
       a.code.localeCompare(b.code) ||
@@ -293,4 +304,158 @@ function renderDifference(
     // Many matches say nothing about where a value came from.
     likelyFrom: likelyFrom.length <= LIKELY_FROM_MAX ? likelyFrom : [],
   }
+}
+
+function leakSubject(leak: LogLeak): string {
+  const where = leak.path === undefined ? 'log text' : `log ${leak.path}`
+  return leak.kind === 'request-id' ? `${where} (another request's id)` : where
+}
+
+function leakExample(leak: LogLeak): LogExample {
+  return {
+    event: leak.event.name,
+    requestId: leak.requestId,
+    round: leak.round,
+    stream: leak.stream,
+    otherEvent: leak.otherEvent.name,
+    otherRequestId: leak.otherRequestId,
+    otherPhase: leak.otherPhase,
+    path: leak.path,
+    value: leak.value,
+    line: leak.line,
+    at: undefined,
+  }
+}
+
+/**
+ * Groups the log lines that carry another invocation's value: one finding per field (or per
+ * kind, in text lines), with up to three lines written by different events.
+ */
+function groupLogLeaks(evidence: Evidence, context: GroupingContext): CheckFinding[] {
+  if (evidence.writtenLines.size === 0) return []
+  const leaks = new LogComparison(context.events).leaks(evidence.invocations, evidence.writtenLines)
+  const groups = new Map<string, LogLeak[]>()
+  for (const leak of leaks) {
+    const subject = leakSubject(leak)
+    const group = groups.get(subject)
+    if (group === undefined) groups.set(subject, [leak])
+    else group.push(leak)
+  }
+  const findings: CheckFinding[] = []
+  for (const [subject, group] of groups) {
+    const examples: LogExample[] = []
+    const seen = new Set<CheckEvent>()
+    for (const leak of group) {
+      if (examples.length >= EXAMPLES_PER_FINDING) break
+      if (seen.has(leak.event)) continue
+      seen.add(leak.event)
+      examples.push(leakExample(leak))
+    }
+    const first = group[0] as LogLeak
+    const lines = new Set(group.map((leak) => `${leak.requestId}\0${leak.line}`)).size
+    const writers = new Set(group.map((leak) => leak.requestId)).size
+    const events = sortedNames(group.flatMap((leak) => [leak.event, leak.otherEvent]))
+    const whose =
+      first.kind === 'request-id'
+        ? `the request id of ${first.otherEvent.name}'s invocation ${first.otherRequestId}, running at the same time`
+        : `${first.value}, which ${first.otherEvent.name} logs alone and ${first.event.name} never does`
+    findings.push({
+      code: FINDING_CODES.CONCURRENCY_DEPENDENT_LOG,
+      subject,
+      message:
+        `Log lines depend on concurrency: ${lines} line(s) written by ${writers} of ` +
+        `${evidence.concurrentInvocations} concurrent invocations carry another invocation's value ` +
+        `(${first.event.name} wrote ${whose}). Usual cause: ${LOG_HINTS.dependent}.`,
+      location: undefined,
+      stack: undefined,
+      requestId: first.requestId,
+      otherRequestId: first.otherRequestId,
+      events,
+      phases: ['concurrent'],
+      occurrences: lines,
+      examples: [],
+      lines: examples,
+      hint: LOG_HINTS.dependent,
+    })
+  }
+  return findings
+}
+
+/** Groups the escaped lines by what they are (after the answer, or outside) and by place. */
+function groupEscapedLines(evidence: Evidence, cwd: string): CheckFinding[] {
+  const groups = new Map<
+    string,
+    {
+      subject: string
+      location: string | undefined
+      lines: Array<Pick<WrittenLine, 'text' | 'requestId' | 'stream' | 'at'>>
+      phases: Set<Phase>
+      events: Set<CheckEvent>
+      requestId: string | undefined
+    }
+  >()
+  for (const { line, phase } of evidence.escapedLines) {
+    const subject = line.ended
+      ? 'log line written after its invocation answered'
+      : 'log line written outside any invocation'
+    const location = locationOf(line.at, cwd)
+    const key = `${subject}\0${location ?? ''}`
+    let group = groups.get(key)
+    if (group === undefined) {
+      group = {
+        subject,
+        location,
+        lines: [],
+        phases: new Set(),
+        events: new Set(),
+        requestId: undefined,
+      }
+      groups.set(key, group)
+    }
+    group.lines.push(line)
+    group.phases.add(phase)
+    const info = line.requestId === null ? undefined : evidence.invocations.get(line.requestId)
+    if (info !== undefined) group.events.add(info.event)
+    group.requestId ??= line.requestId ?? undefined
+  }
+  return [...groups.values()].map((group) => {
+    const first = group.lines[0] as (typeof group.lines)[number]
+    const examples: LogExample[] = group.lines.slice(0, EXAMPLES_PER_FINDING).map((line) => {
+      const info = line.requestId === null ? undefined : evidence.invocations.get(line.requestId)
+      return {
+        event: info?.event.name,
+        requestId: line.requestId ?? undefined,
+        round: info?.round ?? 0,
+        stream: line.stream,
+        otherEvent: undefined,
+        otherRequestId: undefined,
+        otherPhase: undefined,
+        path: undefined,
+        value: undefined,
+        line: shortLine(line.text),
+        at: line.at,
+      }
+    })
+    const who =
+      first.requestId === null
+        ? 'by no invocation, after invocations had started'
+        : `by invocation ${first.requestId} after it had answered`
+    return {
+      code: FINDING_CODES.ESCAPED_LOG,
+      subject: group.subject,
+      message:
+        `${group.lines.length} log line(s) written ${who} (first: ${JSON.stringify(shortLine(first.text, 120))}). ` +
+        `Usual cause: ${LOG_HINTS.escaped}.`,
+      location: group.location,
+      stack: first.at === undefined ? undefined : `at ${first.at}`,
+      requestId: group.requestId,
+      otherRequestId: undefined,
+      events: sortedNames(group.events),
+      phases: (['solo', 'concurrent'] as const).filter((phase) => group.phases.has(phase)),
+      occurrences: group.lines.length,
+      examples: [],
+      lines: examples,
+      hint: LOG_HINTS.escaped,
+    }
+  })
 }

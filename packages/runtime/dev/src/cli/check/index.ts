@@ -12,11 +12,12 @@
 //
 // The modules, one per step: settings.ts (options → settings), run.ts (the runtime processes of
 // both phases, collecting the evidence), a module per kind of evidence (detectors.ts: the
-// detectors' finding lines; diff.ts: responses, normalised and compared), grouping.ts (evidence
-// → findings) and report.ts (the text and JSON reports).
+// detectors' finding lines; diff.ts: responses, normalised and compared; logs.ts: the lines the
+// handler writes, each attributed by the runtime to the invocation that wrote it), grouping.ts
+// (evidence → findings) and report.ts (the text and JSON reports).
 
 import { performance } from 'node:perf_hooks'
-import { buildReference, type Reference } from './diff.ts'
+import { buildReferences, type Reference } from './diff.ts'
 import { loadEvents, namedEvents } from './events.ts'
 import { groupFindings } from './grouping.ts'
 import { CheckRun } from './run.ts'
@@ -65,7 +66,10 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   let references: Reference[]
   try {
     const soloRuns = await run.solo()
-    references = soloRuns.map((runs) => buildReference(runs))
+    references = buildReferences(
+      soloRuns,
+      events.map(({ event }) => event),
+    )
     run.noteReferences(soloRuns, references)
     await run.concurrent(references)
     options.signal?.throwIfAborted()

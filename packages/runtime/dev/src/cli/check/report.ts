@@ -1,5 +1,5 @@
 import { FINDING_CODES, type FindingCode } from '@lmi/core'
-import type { CheckFinding, CheckResult, DifferenceExample } from './types.ts'
+import type { CheckFinding, CheckResult, DifferenceExample, LogExample } from './types.ts'
 
 /** What each code means, in a few words, for the report's headings. */
 const TITLES: Record<FindingCode, string> = {
@@ -14,6 +14,8 @@ const TITLES: Record<FindingCode, string> = {
   [FINDING_CODES.TMP_OUTSIDE_SCOPE]: "/tmp path used outside the invocation's own directory",
   [FINDING_CODES.TMP_SHARED_PATH]: 'same /tmp path written by two running invocations',
   [FINDING_CODES.CONCURRENCY_DEPENDENT_RESPONSE]: 'response depends on concurrency',
+  [FINDING_CODES.CONCURRENCY_DEPENDENT_LOG]: "log line carries another invocation's value",
+  [FINDING_CODES.ESCAPED_LOG]: 'log line written outside its invocation',
 }
 
 const MAX_EVENTS_LISTED = 4
@@ -48,8 +50,47 @@ function formatExample(example: DifferenceExample): string[] {
   return lines
 }
 
+function formatLogExample(example: LogExample): string[] {
+  const lines: string[] = []
+  if (example.requestId !== undefined && example.otherRequestId !== undefined) {
+    const value = example.path === undefined ? example.value : `${example.path} ${example.value}`
+    const other =
+      example.otherPhase === 'solo'
+        ? `what ${example.otherEvent} logs alone (${example.otherRequestId})`
+        : `the request id of ${example.otherEvent}'s invocation ${example.otherRequestId}`
+    lines.push(
+      `    ${example.event} (request ${example.requestId}, round ${example.round}) wrote ${value}: ${other}`,
+    )
+  } else if (example.requestId !== undefined) {
+    lines.push(`    ${example.event ?? 'an invocation'} (request ${example.requestId}) wrote:`)
+  } else {
+    lines.push('    written by no invocation:')
+  }
+  lines.push(`      ${example.line}`)
+  return lines
+}
+
 function formatFinding(finding: CheckFinding, concurrent: number): string[] {
   const lines = [`  ${finding.subject}`]
+  if (finding.code === FINDING_CODES.CONCURRENCY_DEPENDENT_LOG) {
+    lines.push(
+      `    ${plural(finding.occurrences, 'line')} of concurrent invocations; events: ${listEvents(finding.events)}`,
+    )
+    lines.push('    where: not known (found by comparing log lines with the solo runs)')
+    if (finding.hint !== undefined) lines.push(`    usual cause: ${finding.hint}`)
+    for (const example of finding.lines ?? []) lines.push(...formatLogExample(example))
+    return lines
+  }
+  if (finding.code === FINDING_CODES.ESCAPED_LOG) {
+    lines.push(`    where: ${finding.location ?? 'not known (no user-code frame on the stack)'}`)
+    lines.push(
+      `    ${plural(finding.occurrences, 'line')}, seen in the ${finding.phases.join(' and ')} phase${finding.phases.length === 1 ? '' : 's'}` +
+        (finding.events.length > 0 ? `; events: ${listEvents(finding.events)}` : ''),
+    )
+    if (finding.hint !== undefined) lines.push(`    usual cause: ${finding.hint}`)
+    for (const example of finding.lines ?? []) lines.push(...formatLogExample(example))
+    return lines
+  }
   if (finding.code === FINDING_CODES.CONCURRENCY_DEPENDENT_RESPONSE) {
     lines.push(
       `    ${finding.occurrences} of ${concurrent} concurrent invocations differ; events: ${listEvents(finding.events)}`,

@@ -11,10 +11,14 @@ import {
   type Reference,
 } from './diff.ts'
 import type { CheckEvent } from './events.ts'
+import { isEscaped, type WrittenLine } from './logs.ts'
 import { RuntimeProcess, type RuntimeProcessOptions } from './runtime-process.ts'
 import { newTraceId, roundOrder, seededRandom } from './schedule.ts'
 import { defaultConcurrency, type Settings } from './settings.ts'
 import type { CheckOptions, CheckProgress } from './types.ts'
+
+const MAX_LINES_PER_INVOCATION = 200
+const MAX_ESCAPED_LINES = 10_000
 
 /**
  * The phase an invocation, or the process a finding line came from, belongs to.
@@ -39,6 +43,21 @@ export interface InvocationInfo {
   readonly phase: Phase
   /** The concurrent round, from 1; 0 in the solo phase. */
   readonly round: number
+  /** The `Root=` value of the trace id it was sent with (normalised in its lines). */
+  readonly traceRoot?: string | undefined
+}
+
+/**
+ * A line the handler wrote outside its invocation (see {@link isEscaped}).
+ *
+ * @example
+ * ```ts
+ * const escaped: EscapedLine = { line, phase: 'concurrent' }
+ * ```
+ */
+export interface EscapedLine {
+  readonly line: WrittenLine
+  readonly phase: Phase
 }
 
 /**
@@ -91,6 +110,13 @@ export interface Evidence {
   readonly differing: readonly DifferingResponse[]
   /** Invocations the concurrent phase made. */
   readonly concurrentInvocations: number
+  /**
+   * The lines each invocation wrote while it ran, by request id, both phases (the phase and
+   * event are in `invocations`): a solo run's lines are its event's reference.
+   */
+  readonly writtenLines: ReadonlyMap<string, readonly WrittenLine[]>
+  /** Lines written by an invocation that had answered, or by none once invocations had started. */
+  readonly escapedLines: readonly EscapedLine[]
 }
 
 /**
@@ -120,6 +146,8 @@ export class CheckRun implements Evidence {
   readonly invocations = new Map<string, InvocationInfo>()
   readonly detectorFindings: Array<{ finding: DetectorFinding; phase: Phase }> = []
   readonly differing: DifferingResponse[] = []
+  readonly writtenLines = new Map<string, WrittenLine[]>()
+  readonly escapedLines: EscapedLine[] = []
   readonly notes: string[] = []
   concurrentInvocations = 0
   soloInvocations = 0
@@ -195,7 +223,24 @@ export class CheckRun implements Evidence {
       onFinding: (finding) => {
         this.detectorFindings.push({ finding, phase })
       },
+      onWrite: (line) => this.noteLine(line, phase),
     }
+  }
+
+  /** Keeps a line the handler wrote: its invocation's, or an escaped one. */
+  noteLine(line: WrittenLine, phase: Phase): void {
+    if (isEscaped(line)) {
+      if (this.escapedLines.length < MAX_ESCAPED_LINES) this.escapedLines.push({ line, phase })
+      return
+    }
+    if (line.requestId === null) return
+    let lines = this.writtenLines.get(line.requestId)
+    if (lines === undefined) {
+      lines = []
+      this.writtenLines.set(line.requestId, lines)
+    }
+    // A chatty handler's lines beyond these add little but memory.
+    if (lines.length < MAX_LINES_PER_INVOCATION) lines.push(line)
   }
 
   progress(progress: Omit<CheckProgress, 'findingLines' | 'differingResponses'>): void {
@@ -215,7 +260,7 @@ export class CheckRun implements Evidence {
   ): Promise<SoloRun> {
     const requestId = randomUUID()
     const trace = newTraceId()
-    this.invocations.set(requestId, { event, phase, round })
+    this.invocations.set(requestId, { event, phase, round, traceRoot: trace.root })
     const result = await runtime.invoke(event.event, { requestId, traceId: trace.header })
     let outcome: NormalizedOutcome
     if (result.status === 'crashed') {

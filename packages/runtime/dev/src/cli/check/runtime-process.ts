@@ -1,5 +1,6 @@
 // One lmi runtime process under `lmi check`: its own emulator, the check's environment
-// (detectors on, one thread), its output split into detector findings and the rest, and a stop
+// (detectors on, one thread, output attributed), its output split into detector findings, the
+// handler's attributed lines (logs.ts) and the rest, and a stop
 // that always ends (SIGTERM, then SIGKILL). run.ts starts one per solo run and one for the
 // concurrent phase.
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -11,6 +12,7 @@ import { createEmulator, type Emulator, type InvokeResult } from '../../emulator
 import { CheckHandlerError } from '../../errors.ts'
 import { runtimeBin } from '../shared/runtime.ts'
 import { type DetectorFinding, parseFindingLine } from './detectors.ts'
+import { parseWriteLine, WriteSplitter, type WrittenLine } from './logs.ts'
 
 // How long the runtime may take to stop after SIGTERM (LMI_SHUTDOWN_TIMEOUT_MS: drain, answers, hooks),
 // and how much longer the check waits for it to exit before SIGKILL.
@@ -54,8 +56,13 @@ export interface RuntimeProcessOptions {
   readonly env: NodeJS.ProcessEnv
   /** Node options for the runtime process (e.g. `--conditions=@lmi/source`). */
   readonly execArgv: readonly string[]
-  /** Every output line of the runtime that is not a finding (`--verbose`). */
+  /**
+   * Every output line of the runtime that is not a finding (`--verbose`); the handler's lines
+   * as it wrote them (without the attribution).
+   */
   readonly onOutput?: ((line: string, stream: 'stdout' | 'stderr') => void) | undefined
+  /** Every line the handler's code wrote, with the invocation it is attributed to. */
+  readonly onWrite?: ((line: WrittenLine) => void) | undefined
   /** Every finding as it arrives. */
   readonly onFinding?: ((finding: DetectorFinding) => void) | undefined
 }
@@ -88,6 +95,8 @@ function runtimeEnv(options: RuntimeProcessOptions, emulator: Emulator): NodeJS.
     // invocations share shows most often there.
     LMI_WORKERS: '0',
     LMI_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_MS),
+    // The handler's output comes back attributed to the invocation that wrote it (logs.ts).
+    LMI_CHECK_ATTRIBUTION: '1',
   }
 }
 
@@ -112,6 +121,9 @@ export class RuntimeProcess {
   /** Resolves once every slot polls for invocations; rejects with {@link CheckHandlerError}. */
   readonly ready: Promise<void>
   readonly #tail: string[] = []
+  readonly #splitter = new WriteSplitter()
+  /** An invocation was sent: output read from now on was not written at init. */
+  #invoked = false
   readonly #exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   readonly #outputDone: Promise<unknown>
   #stopping: Promise<void> | undefined
@@ -162,7 +174,9 @@ export class RuntimeProcess {
       lines.on('line', (line) => this.#line(line, stream, options))
       outputs.push(once(lines, 'close'))
     }
-    this.#outputDone = Promise.all(outputs)
+    this.#outputDone = Promise.all(outputs).then(() => {
+      for (const line of this.#splitter.flush()) this.#written(line, options)
+    })
 
     const initTimer = setTimeout(() => {
       reject(
@@ -209,6 +223,11 @@ export class RuntimeProcess {
   }
 
   #line(line: string, stream: 'stdout' | 'stderr', options: RuntimeProcessOptions): void {
+    const chunk = parseWriteLine(line)
+    if (chunk !== undefined) {
+      for (const written of this.#splitter.push(chunk)) this.#written(written, options)
+      return
+    }
     const finding = parseFindingLine(line)
     if (finding !== undefined) {
       this.findings.push(finding)
@@ -219,6 +238,13 @@ export class RuntimeProcess {
     this.#tail.push(line)
     if (this.#tail.length > TAIL_LINES) this.#tail.shift()
     options.onOutput?.(line, stream)
+  }
+
+  #written(line: Omit<WrittenLine, 'afterInvocations'>, options: RuntimeProcessOptions): void {
+    this.#tail.push(line.text)
+    if (this.#tail.length > TAIL_LINES) this.#tail.shift()
+    options.onOutput?.(line.text, line.stream)
+    options.onWrite?.({ ...line, afterInvocations: this.#invoked })
   }
 
   /** Whether the process is still running. */
@@ -234,6 +260,7 @@ export class RuntimeProcess {
     event: unknown,
     ids: { requestId: string; traceId?: string | undefined },
   ): Promise<InvokeResult | { status: 'crashed'; requestId: string; detail: string }> {
+    this.#invoked = true
     try {
       return await this.emulator.invoke(event, {
         requestId: ids.requestId,

@@ -163,6 +163,45 @@ export interface CheckFinding {
   readonly occurrences: number
   /** For `LMI_CONCURRENCY_DEPENDENT_RESPONSE`: up to three differing invocations. */
   readonly examples: readonly DifferenceExample[]
+  /** For `LMI_CONCURRENCY_DEPENDENT_LOG` and `LMI_ESCAPED_LOG`: up to three of the lines. */
+  readonly lines?: readonly LogExample[]
+  /** The usual cause, in a line (log findings). */
+  readonly hint?: string
+}
+
+/**
+ * One log line behind a log finding: who wrote it, and for a line that carries another
+ * invocation's value, where that value belongs.
+ *
+ * @example
+ * ```ts
+ * const example: LogExample = {
+ *   event: 'events.json[0]', requestId: '5f2c…', round: 1, stream: 'stdout',
+ *   otherEvent: 'events.json[1]', otherRequestId: '9a1e…', otherPhase: 'solo',
+ *   path: '$.customer', value: '"bob"', line: '{"level":"INFO","customer":"bob",…}', at: undefined,
+ * }
+ * ```
+ */
+export interface LogExample {
+  /** The event of the invocation that wrote the line; `undefined` when none did. */
+  readonly event: string | undefined
+  readonly requestId: string | undefined
+  /** The concurrent round, from 1; 0 in the solo phase. */
+  readonly round: number
+  readonly stream: 'stdout' | 'stderr'
+  /** The event the value belongs to. */
+  readonly otherEvent: string | undefined
+  /** The invocation that logged the value alone (`solo`), or whose request id it is (`concurrent`). */
+  readonly otherRequestId: string | undefined
+  readonly otherPhase: 'solo' | 'concurrent' | undefined
+  /** The JSON path of the value in the line; `undefined` in a text line. */
+  readonly path: string | undefined
+  /** The value (JSON) or token of the other invocation. */
+  readonly value: string | undefined
+  /** The line, shortened. */
+  readonly line: string
+  /** `file:line:column` of the code that wrote it, when the runtime knows (escaped lines). */
+  readonly at: string | undefined
 }
 
 /**
