@@ -145,6 +145,28 @@ describe('lmi() follows @middy/core 7.9 semantics', () => {
     assert.equal((actual as { error: { errorName: string } }).error.errorName, 'TypeError')
   })
 
+  for (const kind of ['sync', 'async'] as const) {
+    it(`takes an after hook's throw through the onError hooks once (${kind} handler)`, async () => {
+      const { middy: expected, lmi: actual } = await both((build, trace) => {
+        const handler = build(kind === 'sync' ? () => 'value' : async () => 'value')
+          .use(recorder(trace, 'outer'))
+          .use({
+            after: () => {
+              trace.push('inner.after')
+              throw new RangeError('after failed')
+            },
+          })
+        return { run: () => handler({}, context) }
+      })
+      assert.deepEqual(actual, expected)
+      assert.deepEqual((actual as { trace: string[] }).trace, [
+        'outer.before',
+        'inner.after',
+        'outer.onError:after failed',
+      ])
+    })
+  }
+
   it('keeps the original error as cause when an onError hook throws a new one', async () => {
     const { middy: expected, lmi: actual } = await both((build) => {
       const handler = build(() => {

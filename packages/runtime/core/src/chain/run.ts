@@ -76,13 +76,19 @@ function runHooks(
 ): number {
   for (let index = from; index < hooks.length; index++) {
     const hook = hooks[index] as Hook
-    plugin?.beforeMiddleware?.(hook.name)
+    if (plugin !== undefined) plugin.beforeMiddleware?.(hook.name)
     const result = hook(request)
     if (result instanceof Promise) {
       handoff = result
       return index
     }
-    if (settleHook(request, hook, result, plugin)) return ENDED
+    // settleHook's checks, its call skipped for the common hook that returns nothing.
+    if (
+      (result !== undefined || plugin !== undefined || 'earlyResponse' in request) &&
+      settleHook(request, hook, result, plugin)
+    ) {
+      return ENDED
+    }
   }
   return DONE
 }
@@ -137,7 +143,7 @@ export function runRequest(
 /** The request without a single await while nothing returns a promise. */
 function runSync(chain: Chain, request: LmiRequest, invocation: InvocationState): unknown {
   const plugin = chain.plugin
-  let at = runHooks(chain.befores, request, 0, plugin)
+  const at = chain.befores.length === 0 ? DONE : runHooks(chain.befores, request, 0, plugin)
   if (at >= 0) return runAsync(chain, request, invocation, BEFORE, at)
   if (at === ENDED) return request.response
   plugin?.beforeHandler?.()
@@ -147,12 +153,38 @@ function runSync(chain: Chain, request: LmiRequest, invocation: InvocationState)
     if (chain.afters.length === 0 && chain.onErrors.length === 0 && plugin === undefined) {
       return response
     }
+    // One continuation rather than an async function: the common chain (synchronous hooks
+    // around an async handler) then costs one promise. It is registered after the handler's
+    // synchronous part, so it resumes in the context the handler left, as an await would.
+    if (plugin === undefined) {
+      return response.then(
+        (value) => {
+          try {
+            return afterHandler(chain, request, invocation, value)
+          } catch (error) {
+            return handleError(chain, request, error)
+          }
+        },
+        (error) => handleError(chain, request, error),
+      )
+    }
     handoff = response
     return runAsync(chain, request, invocation, HANDLER, 0)
   }
+  return afterHandler(chain, request, invocation, response)
+}
+
+/** The handler's value, then the after hooks (a throw is the caller's to handle). */
+function afterHandler(
+  chain: Chain,
+  request: LmiRequest,
+  invocation: InvocationState,
+  response: unknown,
+): unknown {
   request.response = response
+  const plugin = chain.plugin
   plugin?.afterHandler?.()
-  at = runHooks(chain.afters, request, 0, plugin)
+  const at = chain.afters.length === 0 ? DONE : runHooks(chain.afters, request, 0, plugin)
   if (at >= 0) return runAsync(chain, request, invocation, AFTER, at)
   return request.response
 }
