@@ -117,43 +117,43 @@ export function installAttribution(): void {
   raw = captured
   process.stdout.write = patchStream(process.stdout, captured.stdout, 'out')
   process.stderr.write = patchStream(process.stderr, captured.stderr, 'err')
-  fs.writeSync = function writeSync(this: unknown, ...args: unknown[]): number {
-    const chunk = emitting ? undefined : fdChunk(args)
-    if (chunk === undefined) return Reflect.apply(captured.writeSync, this, args) as number
-    writeAll(chunk.fd, attributed(chunk.fd, chunk.bytes))
-    return chunk.bytes.byteLength
-  } as typeof fs.writeSync
-  fs.write = function write(this: unknown, ...args: unknown[]): void {
-    const callback = args.at(-1)
-    const chunk =
-      emitting || typeof callback !== 'function' ? undefined : fdChunk(args.slice(0, -1))
-    if (chunk === undefined) {
-      Reflect.apply(captured.write, this, args)
-      return
-    }
-    writeThenCallBack(chunk, callback as Done, args[1])
-  } as typeof fs.write
-  fs.writevSync = function writevSync(this: unknown, ...args: unknown[]): number {
-    const chunk = emitting ? undefined : fdVector(args)
-    if (chunk === undefined) return Reflect.apply(captured.writevSync, this, args) as number
-    writeAll(chunk.fd, attributed(chunk.fd, chunk.bytes))
-    return chunk.bytes.byteLength
-  } as typeof fs.writevSync
-  fs.writev = function writev(this: unknown, ...args: unknown[]): void {
-    const callback = args.at(-1)
-    const chunk =
-      emitting || typeof callback !== 'function' ? undefined : fdVector(args.slice(0, -1))
-    if (chunk === undefined) {
-      Reflect.apply(captured.writev, this, args)
-      return
-    }
-    writeThenCallBack(chunk, callback as Done, args[1])
-  } as typeof fs.writev
+  fs.writeSync = patchSync(captured.writeSync, fdChunk) as typeof fs.writeSync
+  fs.write = patchWithCallback(captured.write, fdChunk) as typeof fs.write
+  fs.writevSync = patchSync(captured.writevSync, fdVector) as typeof fs.writevSync
+  fs.writev = patchWithCallback(captured.writev, fdVector) as typeof fs.writev
   // `import { writeSync } from 'node:fs'` in the handler sees the patched functions.
   syncBuiltinESMExports()
 }
 
 type Done = (error: unknown, written?: number, data?: unknown) => void
+// biome-ignore lint/suspicious/noExplicitAny: stands for fs's overloaded write functions
+type AnyFunction = (...args: any[]) => unknown
+/** Reads the fd and bytes of a write's arguments (callback removed); fd 1 and 2 only. */
+type ChunkOf = (args: unknown[]) => Chunk | undefined
+
+/** `fs.writeSync` or `fs.writevSync`: attributed on fd 1 and 2, returning the caller's byte count. */
+function patchSync(original: AnyFunction, chunkOf: ChunkOf): AnyFunction {
+  return function attributedSync(this: unknown, ...args: unknown[]): unknown {
+    const chunk = emitting ? undefined : chunkOf(args)
+    if (chunk === undefined) return Reflect.apply(original, this, args)
+    writeAll(chunk.fd, attributed(chunk.fd, chunk.bytes))
+    return chunk.bytes.byteLength
+  }
+}
+
+/** `fs.write` or `fs.writev`: attributed on fd 1 and 2, see {@link writeThenCallBack}. */
+function patchWithCallback(original: AnyFunction, chunkOf: ChunkOf): AnyFunction {
+  return function attributedWrite(this: unknown, ...args: unknown[]): void {
+    const callback = args.at(-1)
+    const chunk =
+      emitting || typeof callback !== 'function' ? undefined : chunkOf(args.slice(0, -1))
+    if (chunk === undefined) {
+      Reflect.apply(original, this, args)
+      return
+    }
+    writeThenCallBack(chunk, callback as Done, args[1])
+  }
+}
 
 /**
  * `fs.write`/`fs.writev` on fd 1 or 2: written and called back synchronously. sonic-boom (pino)
