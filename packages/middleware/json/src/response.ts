@@ -65,9 +65,7 @@ const WHERE = 'jsonResponse(options)'
 
 const optionSchema: OptionSchema = {
   statusCode: is.integer(100, 599),
-  // Blank counts as empty: a header of spaces is no content type.
-  contentType: (value) =>
-    typeof value === 'string' && value.trim() !== '' ? undefined : 'a non-empty string',
+  contentType: is.nonEmptyString,
   replacer: is.function,
   serializer: is.function,
 }

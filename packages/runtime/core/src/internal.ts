@@ -4,7 +4,7 @@
 // its own.
 export { type BuiltinRequireLoan, lendBuiltinRequire } from './builtin-require.ts'
 export { CHANNELS } from './channels.ts'
-export { declareTmpScope, escapedWorkError, installDetectors } from './detect/detectors.ts'
+export { declareTmpScope, installDetectors } from './detect/detectors.ts'
 export {
   detectorMode,
   isUserFrame,

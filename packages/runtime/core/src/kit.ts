@@ -44,8 +44,9 @@ export const is = {
   boolean: (value: unknown) => (typeof value === 'boolean' ? undefined : 'a boolean'),
   function: (value: unknown) => (typeof value === 'function' ? undefined : 'a function'),
   string: (value: unknown) => (typeof value === 'string' ? undefined : 'a string'),
+  /** Blank counts as empty: spaces are no name, no content type. */
   nonEmptyString: (value: unknown) =>
-    typeof value === 'string' && value !== '' ? undefined : 'a non-empty string',
+    typeof value === 'string' && value.trim() !== '' ? undefined : 'a non-empty string',
   object: (value: unknown) => (isRecord(value) ? undefined : 'an object'),
   regExp: (value: unknown) => (value instanceof RegExp ? undefined : 'a RegExp'),
   array: (value: unknown) => (Array.isArray(value) ? undefined : 'an array'),

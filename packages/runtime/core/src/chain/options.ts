@@ -1,5 +1,5 @@
 import type { SharedStateMode } from '../detect/findings.ts'
-import { invalidOption, is, type OptionRule, validateOptions } from '../kit.ts'
+import { is, type OptionRule, validateOptions } from '../kit.ts'
 import { type ExecutionMode, streamsResponse } from './streamed.ts'
 import type { LmiRequest } from './types.ts'
 
@@ -119,9 +119,6 @@ export interface ChainSettings {
  */
 export function chainSettings(options: LmiOptions | undefined): ChainSettings {
   validateOptions(PACKAGE, WHERE, options, OPTIONS)
-  if (options !== undefined && Array.isArray(options.internal)) {
-    throw invalidOption(PACKAGE, `${WHERE}: internal must be an object`, { option: 'internal' })
-  }
   const given =
     options !== undefined &&
     (PLUGIN_HOOKS.some((hook) => options[hook] !== undefined) ||

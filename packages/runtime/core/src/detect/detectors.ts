@@ -481,7 +481,7 @@ function takeEscapedWork(invocation: WatchedInvocation): Finding[] {
  * In `throw` mode, the escaped work of an invocation that is about to answer, as the error
  * that fails it (the first piece; any others are reported as warnings).
  */
-export function escapedWorkError(invocation: object): SharedStateError | undefined {
+function escapedWorkError(invocation: object): SharedStateError | undefined {
   const [first, ...rest] = takeEscapedWork(invocation as WatchedInvocation)
   for (const finding of rest) reportLate(finding)
   return first === undefined ? undefined : new SharedStateError(first)
