@@ -34,6 +34,7 @@ export {
   resolveHandlerFile,
 } from './handler/load.ts'
 export { installAwsLambdaGlobal } from './handler/prepare.ts'
+export { ATTRIBUTION_PREFIX, type AttributedWrite } from './log/attribution.ts'
 export {
   LOG_LEVELS,
   type LogFormat,

@@ -497,7 +497,17 @@ function containsAny(
   return false
 }
 
-function holdsWord(text: string, word: string): boolean {
+/**
+ * `word` occurs in `text` as a whole: not inside a longer word or number (an edge that is not a
+ * word character needs no boundary).
+ *
+ * @example
+ * ```ts
+ * holdsWord('user alice logged in', 'alice') // true
+ * holdsWord('malice', 'alice') // false
+ * ```
+ */
+export function holdsWord(text: string, word: string): boolean {
   for (let at = text.indexOf(word); at !== -1; at = text.indexOf(word, at + 1)) {
     const before = text[at - 1]
     const after = text[at + word.length]

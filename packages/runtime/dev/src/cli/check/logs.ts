@@ -14,18 +14,12 @@
 // started, are escaped (grouped by the code that wrote them).
 
 import { isRecord } from '@lmi/core/internal'
-import { Normalizer, renderPath, type Segment } from './diff.ts'
+import { ATTRIBUTION_PREFIX } from '@lmi/runtime'
+import { holdsWord, Normalizer, renderPath, type Segment } from './diff.ts'
 import type { CheckEvent } from './events.ts'
 
-/**
- * What the runtime puts before each attributed chunk (`ATTRIBUTION_PREFIX` in @lmi/runtime).
- *
- * @example
- * ```ts
- * if (line.startsWith(WRITE_PREFIX)) parseWriteLine(line)
- * ```
- */
-export const WRITE_PREFIX = '\u001eLMI-WRITE '
+/** What the runtime puts before each attributed chunk (`LMI_CHECK_ATTRIBUTION=1`). */
+export const WRITE_PREFIX: string = ATTRIBUTION_PREFIX
 
 /**
  * One chunk the handler's code wrote, as the runtime reports it under `LMI_CHECK_ATTRIBUTION=1`.
@@ -266,28 +260,6 @@ function collectTokens(value: unknown, out: Set<string>, depth: number): void {
   }
 }
 
-const WORD = /[\p{L}\p{N}_]/u
-
-/** `token` occurs in `text` as a whole: not inside a longer word or number. */
-function containsToken(text: string, token: string): boolean {
-  let from = 0
-  for (;;) {
-    const index = text.indexOf(token, from)
-    if (index === -1) return false
-    const before = text[index - 1]
-    const after = text[index + token.length]
-    const startsWord = WORD.test(token[0] as string)
-    const endsWord = WORD.test(token[token.length - 1] as string)
-    if (
-      (!startsWord || before === undefined || !WORD.test(before)) &&
-      (!endsWord || after === undefined || !WORD.test(after))
-    ) {
-      return true
-    }
-    from = index + 1
-  }
-}
-
 // Characters of the tokens found by splitting a line (ids, emails, paths, words); a token with
 // any other character (a space) is looked for in each line, one by one.
 const SIMPLE_TOKEN = /^[\p{L}\p{N}_.@:/+-]+$/u
@@ -296,7 +268,7 @@ const SEGMENT = /[\p{L}\p{N}_]+|[^\p{L}\p{N}_]+/gu
 const MAX_SEGMENTS = 15
 
 /**
- * The event tokens a line holds, whole (as {@link containsToken} finds them): simple tokens
+ * The event tokens a line holds, whole (as {@link holdsWord} finds them): simple tokens
  * by splitting the line into runs of word and separator segments, the others one by one.
  */
 class TokenFinder {
@@ -323,7 +295,7 @@ class TokenFinder {
         }
       }
     }
-    for (const token of this.#other) if (containsToken(text, token)) found.add(token)
+    for (const token of this.#other) if (holdsWord(text, token)) found.add(token)
     return found
   }
 }
@@ -594,7 +566,7 @@ function findPath(
 ): string | undefined {
   if (depth > 32) return undefined
   if (typeof value === 'string' || typeof value === 'number') {
-    return containsToken(String(value), token) ? renderPath(segments) : undefined
+    return holdsWord(String(value), token) ? renderPath(segments) : undefined
   }
   const entries: Array<[Segment, unknown]> = Array.isArray(value)
     ? [...value.entries()]
