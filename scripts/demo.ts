@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
-import { type CheckResult, runCheck } from '@lmi/dev'
+import { type CheckResult, describeCompared, runCheck } from '@lmi/dev'
 import type { InvokeResult } from '@lmi/dev/emulator'
 import { buildRuntimeLayer, repoRoot } from './examples/build.ts'
 import { type BuiltExample, buildExample } from './examples/harness.ts'
@@ -219,14 +219,15 @@ async function runDemo(demo: Demo, built: BuiltExample): Promise<Summary> {
 }
 
 function describeCheck(result: CheckResult): string {
+  const compared = `compared ${describeCompared(result.compared)}`
   if (result.findings.length === 0) {
-    return `${green('clean')}: ${result.invocations.solo + result.invocations.concurrent} invocations, no finding`
+    return `${green('clean')}: ${result.invocations.solo + result.invocations.concurrent} invocations, ${compared}; no finding`
   }
   const lines = result.findings.map(
     (f) =>
       `      ${f.code} ${f.subject}${f.events.length > 0 ? ` (events ${f.events.join(', ')})` : ''}`,
   )
-  return `${red('CAUGHT')}: ${result.findings.length} finding(s) in ${result.invocations.concurrent} concurrent invocations\n${lines.join('\n')}`
+  return `${red('CAUGHT')}: ${result.findings.length} finding(s) in ${result.invocations.concurrent} concurrent invocations (${compared})\n${lines.join('\n')}`
 }
 
 const audit = createServer((req, res) => {

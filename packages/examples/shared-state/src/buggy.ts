@@ -20,5 +20,6 @@ export const handler = lmi<QuotaEvent>()
   .handler(async (event) => {
     caller = callerFrom(event)
     const quota = await quotaOf(caller.plan)
+    console.info(`quota of ${describeCaller()}: ${quota}`)
     return { user: caller.sub, who: describeCaller(), quota }
   })

@@ -20,5 +20,6 @@ export const handler = lmi<QuotaEvent>()
     set('caller', caller)
     // The invocation's signal aborts the lookup at the deadline.
     const quota = await quotaOf(caller.plan, getInvocation().signal)
+    console.info(`quota of ${describeCaller()}: ${quota}`)
     return { user: caller.sub, who: describeCaller(), quota }
   })

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { createEmulator, type Emulator } from '@lmi/dev/emulator'
+import { childExecArgv } from '@lmi/test-kit'
 import { type EchoServer, startEchoServer } from './helpers.ts'
 
 const fixturesDir = fileURLToPath(new URL('./fixtures/', import.meta.url))
@@ -26,7 +27,7 @@ const stderr: string[] = []
 before(async () => {
   server = await startEchoServer()
   emulator = await createEmulator({ maxConcurrency: concurrency, timeoutMs: 10_000 })
-  child = spawn(process.execPath, ['--conditions=@lmi/source', runtimeBin], {
+  child = spawn(process.execPath, [...childExecArgv(), runtimeBin], {
     env: {
       PATH: process.env.PATH ?? '',
       AWS_LAMBDA_RUNTIME_API: emulator.runtimeApi,

@@ -23,6 +23,11 @@ export const CHANNELS = {
   undiciRequestCreate: 'undici:request:create',
   undiciRequestTrailers: 'undici:request:trailers',
   undiciRequestError: 'undici:request:error',
+  /** undici ≥ 7: a chunk of a request's streamed body went out (what `lmi check` records). */
+  undiciRequestBodyChunkSent: 'undici:request:bodyChunkSent',
+  undiciRequestBodySent: 'undici:request:bodySent',
+  /** undici: a response's headers arrived (the request's body, if any, is over). */
+  undiciRequestHeaders: 'undici:request:headers',
   /** node:http: a client request was created, before anything is written. */
   httpClientRequestCreated: 'http.client.request.created',
   httpClientRequestStart: 'http.client.request.start',

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test'
 import { FINDING_CODES } from '@lmi/core'
 import fc from 'fast-check'
 import type { CheckEvent } from '../src/cli/check/events.ts'
-import { groupFindings } from '../src/cli/check/grouping.ts'
+import { comparedEvidence, groupFindings } from '../src/cli/check/grouping.ts'
 import {
   eventTokens,
   isEscaped,
@@ -18,9 +18,11 @@ import {
   WriteSplitter,
   type WrittenLine,
 } from '../src/cli/check/logs.ts'
-import { formatReport } from '../src/cli/check/report.ts'
+import { type EmfLine, metricField, metricSubject, parseEmf } from '../src/cli/check/metrics.ts'
+import { describeCompared, formatReport } from '../src/cli/check/report.ts'
 import type { EscapedLine, Evidence } from '../src/cli/check/run.ts'
 import type { CheckResult } from '../src/cli/check/types.ts'
+import { resultWith } from './helpers/check.ts'
 
 function wrapped(chunk: object): string {
   return `${WRITE_PREFIX}${JSON.stringify(chunk)}`
@@ -339,23 +341,6 @@ function evidence(lines: Lines, escapedLines: EscapedLine[] = []): Evidence {
   }
 }
 
-function result(findings: CheckResult['findings']): CheckResult {
-  return {
-    handler: 'app.handler',
-    seed: 1,
-    concurrency: 4,
-    rounds: 1,
-    invocationsPerRound: 8,
-    soloRuns: 2,
-    timeoutMs: 10_000,
-    events: EVENTS.map(({ name, index }) => ({ name, index })),
-    invocations: { solo: 6, concurrent: 8, timedOut: 0, crashed: 0 },
-    findings,
-    notes: [],
-    durationMs: 1000,
-  }
-}
-
 describe('lmi check log lines: findings and report', () => {
   it('groups leaks by field into LMI_CONCURRENCY_DEPENDENT_LOG, with the usual cause', () => {
     const lines = new Lines()
@@ -374,7 +359,7 @@ describe('lmi check log lines: findings and report', () => {
     assert.deepEqual(finding?.events, ['events.json[0]', 'events.json[1]', 'events.json[2]'])
     assert.equal(finding?.lines?.length, 3)
     assert.match(finding?.hint ?? '', /module-level logger or client/)
-    const report = formatReport(result(findings))
+    const report = formatReport(resultWith(findings, EVENTS))
     assert.match(
       report,
       /✖ LMI_CONCURRENCY_DEPENDENT_LOG: log line carries another invocation's value/,
@@ -422,9 +407,299 @@ describe('lmi check log lines: findings and report', () => {
     assert.equal(findings[0]?.requestId, ended)
     assert.deepEqual(findings[0]?.events, ['events.json[0]'])
     assert.deepEqual(findings[1]?.phases, ['solo'])
-    const report = formatReport(result(findings))
+    const report = formatReport(resultWith(findings, EVENTS))
     assert.match(report, /✖ LMI_ESCAPED_LOG: log line written outside its invocation/)
     assert.match(report, /where: src\/a\.mjs:9:5/)
     assert.match(report, /usual cause: a line written by work that outlived its invocation/)
+  })
+})
+
+// --- metric (EMF) lines: compared as log lines, reported as LMI_CONCURRENCY_DEPENDENT_METRIC ---
+
+/** An EMF line as Powertools Metrics writes it: `customer` a dimension, `orders` a metric. */
+function emfLine(
+  fields: Record<string, unknown>,
+  timestamp = Date.now(),
+  metrics = ['orders'],
+): string {
+  return JSON.stringify({
+    _aws: {
+      Timestamp: timestamp,
+      CloudWatchMetrics: [
+        {
+          Namespace: 'shop',
+          Dimensions: [['service', 'customer']],
+          Metrics: metrics.map((name) => ({ Name: name, Unit: 'Count' })),
+        },
+      ],
+    },
+    service: 'orders',
+    orders: 1,
+    ...fields,
+  })
+}
+
+describe('lmi check: what the concurrent phase was compared by', () => {
+  it('counts the concurrent invocations, their lines while running, metric lines among them', () => {
+    const lines = new Lines()
+    lines.solo((event) => [customerLine(event), emfLine({ customer: customerOf(event) })])
+    lines.add('concurrent', 0, [customerLine(EVENTS[0] as CheckEvent)])
+    lines.add('concurrent', 1, [emfLine({ customer: 'bob' }), 'plain text'])
+    // Written after the answer: the escaped-log finding's, not compared.
+    lines.add('concurrent', 2, ['late'], true)
+    const compared = comparedEvidence(evidence(lines))
+    assert.deepEqual(compared, { responses: 3, logLines: 3, metricLines: 1, requests: 0 })
+    const report = formatReport(resultWith([], EVENTS, compared))
+    assert.match(
+      report,
+      /compared with the solo runs: 3 responses, 3 log lines \(1 metric line\), 0 requests/,
+    )
+    assert.equal(
+      describeCompared({ ...compared, metricLines: 0, requests: 1 }),
+      '3 responses, 3 log lines, 1 request',
+    )
+  })
+})
+
+function customerOf(event: CheckEvent): string {
+  return (event.event as { customer: string }).customer
+}
+
+describe('lmi check metric lines: EMF recognition', () => {
+  it('recognises Powertools and aws-embedded-metrics lines, and a JSON log record wrapping one', () => {
+    const powertools = parseEmf(emfLine({ customer: 'bob' }))
+    assert.deepEqual(powertools?.root, [])
+    assert.deepEqual([...(powertools?.dimensions ?? [])], ['service', 'customer'])
+    assert.deepEqual([...(powertools?.metrics ?? [])], ['orders'])
+    // aws-embedded-metrics: several directives, LogGroup in the header, properties beside.
+    const embedded = parseEmf(
+      JSON.stringify({
+        _aws: {
+          Timestamp: 1,
+          LogGroup: 'orders-metrics',
+          CloudWatchMetrics: [
+            { Namespace: 'a', Dimensions: [['tenant']], Metrics: [{ Name: 'latency' }] },
+            { Namespace: 'b', Dimensions: [['region', 'tenant']], Metrics: [{ Name: 'size' }] },
+          ],
+        },
+        tenant: 'acme',
+        region: 'eu-west-1',
+        latency: [12, 30],
+        size: 4,
+        traceId: 'abc',
+      }),
+    )
+    assert.deepEqual([...(embedded?.dimensions ?? [])], ['tenant', 'region'])
+    assert.deepEqual([...(embedded?.metrics ?? [])], ['latency', 'size'])
+    const wrapped = parseEmf(
+      JSON.stringify({ level: 'INFO', message: emfLine({ customer: 'bob' }), requestId: 'x' }),
+    )
+    assert.deepEqual(wrapped?.root, ['message'])
+    assert.deepEqual([...(wrapped?.metrics ?? [])], ['orders'])
+  })
+
+  it('does not take other lines for metrics', () => {
+    for (const text of [
+      customerLine(EVENTS[0] as CheckEvent),
+      'orders 1 _aws CloudWatchMetrics',
+      JSON.stringify({ _aws: { Timestamp: 1 }, orders: 1 }),
+      JSON.stringify({ _aws: 'CloudWatchMetrics' }),
+      JSON.stringify({ message: 'not {json' }),
+      '[{"_aws":{"CloudWatchMetrics":[]}}]',
+      '{"_aws":{"CloudWatchMetrics":[]},',
+    ]) {
+      assert.equal(parseEmf(text), undefined, text)
+    }
+  })
+
+  it('tells dimensions, metric values, properties and the header apart', () => {
+    const emf = parseEmf(
+      emfLine({ customer: 'bob', 'odd name': 'x', order: { id: 'a1' } }, 1, ['orders', 'latency']),
+    ) as EmfLine
+    assert.deepEqual(metricField(emf, '$.customer'), { kind: 'dimension', name: 'customer' })
+    assert.deepEqual(metricField(emf, '$.orders'), { kind: 'value', name: 'orders' })
+    assert.deepEqual(metricField(emf, '$.latency[1]'), { kind: 'value', name: 'latency' })
+    assert.deepEqual(metricField(emf, '$.order.id'), { kind: 'property', name: 'order.id' })
+    assert.deepEqual(metricField(emf, '$["odd name"]'), {
+      kind: 'property',
+      name: '["odd name"]',
+    })
+    assert.deepEqual(metricField(emf, '$._aws.CloudWatchMetrics[0].Namespace'), {
+      kind: 'declaration',
+      name: '_aws.CloudWatchMetrics[0].Namespace',
+    })
+    assert.deepEqual(metricField(emf, undefined), { kind: 'property', name: undefined })
+    const wrapped = { ...emf, root: ['message'] }
+    assert.deepEqual(metricField(wrapped, '$.message.customer'), {
+      kind: 'dimension',
+      name: 'customer',
+    })
+    // The wrapping log record's own fields are log fields.
+    assert.equal(metricField(wrapped, '$.requestId'), undefined)
+    assert.equal(metricField(wrapped, '$.messageId'), undefined)
+  })
+
+  it('names a finding by kind and name', () => {
+    assert.equal(
+      metricSubject({ kind: 'dimension', name: 'customer' }, 'value'),
+      'metric dimension customer',
+    )
+    assert.equal(
+      metricSubject({ kind: 'property', name: 'requestId' }, 'request-id'),
+      "metric property requestId (another request's id)",
+    )
+    assert.equal(metricSubject({ kind: 'property', name: undefined }, 'value'), 'metric line')
+  })
+})
+
+describe('lmi check metric lines: comparison with the solo runs', () => {
+  it("marks a dimension holding another event's value as a metric leak, with both request ids", () => {
+    const lines = new Lines()
+    lines.solo((event) => [emfLine({ customer: customerOf(event) })])
+    for (const event of EVENTS) {
+      lines.add('concurrent', event.index, [emfLine({ customer: customerOf(event) })])
+    }
+    const bob = lines.add('concurrent', 1, [emfLine({ customer: 'alice' })])
+    const leaks = lines.leaks()
+    assert.equal(leaks.length, 1)
+    const [leak] = leaks
+    assert.deepEqual(leak?.metric, { kind: 'dimension', name: 'customer' })
+    assert.equal(leak?.requestId, bob)
+    assert.equal(leak?.otherEvent.index, 0)
+    assert.equal(lines.invocations.get(leak?.otherRequestId ?? '')?.event.index, 0)
+    assert.equal(leak?.path, '$.customer')
+    assert.equal(leak?.value, '"alice"')
+  })
+
+  it('compares metric values and properties (metadata) the same way', () => {
+    const lines = new Lines()
+    const line = (event: CheckEvent) => {
+      const { order, tenant } = event.event as { order: number; tenant: string }
+      return emfLine({ customer: 'all', total: order, tenantName: tenant }, Date.now(), [
+        'orders',
+        'total',
+      ])
+    }
+    lines.solo((event) => [line(event)])
+    lines.add('concurrent', 2, [line(EVENTS[1] as CheckEvent)])
+    assert.deepEqual(
+      lines
+        .leaks()
+        .map((leak) => [leak.metric?.kind, leak.metric?.name, leak.value, leak.otherEvent.index])
+        .sort(),
+      [
+        ['property', 'tenantName', '"acme"', 0],
+        ['value', 'total', '5678', 1],
+      ].sort(),
+    )
+  })
+
+  it('marks a leak in an EMF line wrapped in a JSON log record', () => {
+    const lines = new Lines()
+    const wrapped = (customer: string) =>
+      JSON.stringify({ level: 'INFO', message: emfLine({ customer }), requestId: '{id}' })
+    lines.solo((event) => [wrapped(customerOf(event))])
+    lines.add('concurrent', 0, [wrapped('carol')])
+    assert.deepEqual(
+      lines.leaks().map((leak) => [leak.path, leak.metric]),
+      [['$.message.customer', { kind: 'dimension', name: 'customer' }]],
+    )
+  })
+
+  it('never finds a leak in _aws.Timestamp, even one an event holds', () => {
+    // The handler publishes with the event's own time (Powertools' setTimestamp).
+    const events: CheckEvent[] = [
+      { name: 'a', index: 0, event: { customer: 'alice', at: 1_796_181_716_044 } },
+      { name: 'b', index: 1, event: { customer: 'bob', at: 1_796_181_799_999 } },
+    ]
+    const invocations = new Map<string, LogInvocation>()
+    const written = new Map<string, WrittenLine[]>()
+    const add = (phase: 'solo' | 'concurrent', event: number, text: string) => {
+      const requestId = randomUUID()
+      invocations.set(requestId, { event: events[event] as CheckEvent, phase, round: 1 })
+      written.set(requestId, [line(requestId, text)])
+    }
+    for (let run = 0; run < 2; run++) {
+      add('solo', 0, emfLine({ customer: 'alice' }, 1_796_181_716_044))
+      add('solo', 1, emfLine({ customer: 'bob' }, 1_796_181_799_999))
+    }
+    add('concurrent', 1, emfLine({ customer: 'bob' }, 1_796_181_716_044))
+    assert.deepEqual(new LogComparison(events).leaks(invocations, written), [])
+  })
+
+  it('finds nothing in metric lines that differ only by their times', () => {
+    const lines = new Lines()
+    let clock = 1_796_181_716_044
+    const texts = (event: CheckEvent) => [
+      emfLine({ customer: customerOf(event), took: clock % 997 }, clock++, ['orders', 'took']),
+    ]
+    lines.solo(texts)
+    for (let round = 0; round < 5; round++) {
+      for (const event of EVENTS) lines.add('concurrent', event.index, texts(event))
+    }
+    assert.deepEqual(lines.leaks(), [])
+  })
+})
+
+describe('lmi check metric lines: findings and report', () => {
+  it('reports metric leaks as LMI_CONCURRENCY_DEPENDENT_METRIC only, log leaks as LOG', () => {
+    const lines = new Lines()
+    lines.solo((event) => [customerLine(event), emfLine({ customer: customerOf(event) })])
+    const bob = lines.add('concurrent', 1, [
+      customerLine(EVENTS[1] as CheckEvent),
+      emfLine({ customer: 'alice' }),
+    ])
+    lines.add('concurrent', 2, [
+      customerLine(EVENTS[0] as CheckEvent),
+      emfLine({ customer: 'carol' }),
+    ])
+    const findings = groupFindings(evidence(lines), { cwd: '/app', events: EVENTS, references: [] })
+    assert.deepEqual(
+      findings.map((finding) => [finding.code, finding.subject, finding.occurrences]),
+      [
+        [FINDING_CODES.CONCURRENCY_DEPENDENT_LOG, 'log $.customer', 1],
+        [FINDING_CODES.CONCURRENCY_DEPENDENT_METRIC, 'metric dimension customer', 1],
+      ],
+    )
+    const metric = findings[1]
+    assert.equal(metric?.requestId, bob)
+    assert.ok(metric?.otherRequestId !== undefined && metric.otherRequestId !== bob)
+    assert.deepEqual(metric?.events, ['events.json[0]', 'events.json[1]'])
+    assert.match(metric?.lines?.[0]?.line ?? '', /"CloudWatchMetrics"/)
+    assert.match(metric?.hint ?? '', /module-level Metrics instance/)
+    assert.match(metric?.message ?? '', /^Metrics depend on concurrency: 1 metric \(EMF\) line/)
+    const report = formatReport(resultWith(findings, EVENTS))
+    assert.match(
+      report,
+      /✖ LMI_CONCURRENCY_DEPENDENT_METRIC: metric \(EMF\) line carries another invocation's value/,
+    )
+    assert.match(report, /found by comparing metric \(EMF\) lines with the solo runs/)
+    assert.match(report, /usual cause: dimensions or metadata kept on a module-level Metrics/)
+    assert.ok(
+      report.includes(
+        `request ${bob}, round 1) wrote $.customer "alice": what events.json[0] publishes alone`,
+      ),
+      report,
+    )
+    // The log finding of the same report keeps its own wording.
+    assert.match(report, /wrote \$\.customer "alice": what events\.json\[0\] logs alone/)
+  })
+
+  it("reports another request's id in a metric property under the metric code", () => {
+    const lines = new Lines()
+    lines.solo(() => [emfLine({ requestId: '{id}' })])
+    const first = lines.add('concurrent', 0, [emfLine({ requestId: '{id}' })])
+    lines.add('concurrent', 1, [emfLine({ requestId: first })])
+    const findings = groupFindings(evidence(lines), { cwd: '/app', events: EVENTS, references: [] })
+    assert.deepEqual(
+      findings.map((finding) => [finding.code, finding.subject, finding.otherRequestId]),
+      [
+        [
+          FINDING_CODES.CONCURRENCY_DEPENDENT_METRIC,
+          "metric property requestId (another request's id)",
+          first,
+        ],
+      ],
+    )
   })
 })

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { FINDING_CODES } from '@lmi/core'
+import { childExecArgv } from '@lmi/test-kit'
 import fc from 'fast-check'
 import { parseFindingLine } from '../src/cli/check/detectors.ts'
 import {
@@ -88,6 +89,7 @@ describe('lmi check', () => {
       timeoutMs: 300,
       rounds: 1,
       seed: 1,
+      execArgv: childExecArgv(),
     })
     // Assess
     const finding = result.findings.find((candidate) => candidate.code === DEPENDENT)
@@ -112,6 +114,7 @@ describe('lmi check', () => {
       events: [{ id: 1 }, { id: 2 }, { id: 3 }],
       rounds: 1,
       seed: 7,
+      execArgv: childExecArgv(),
     })
     // Assess
     assert.ok(
@@ -539,7 +542,7 @@ describe('lmi check schedule', () => {
 // --- the command line ------------------------------------------------------------------------
 
 async function lmi(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--conditions=@lmi/source', lmiBin, ...args], {
+  const child = spawn(process.execPath, [...childExecArgv(), lmiBin, ...args], {
     cwd: packageDir,
     env: { PATH: process.env.PATH ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],

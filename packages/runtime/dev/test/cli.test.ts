@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterEach, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { childExecArgv } from '@lmi/test-kit'
 import { oldNodeCommand, output } from '../../../../scripts/test-support/processes.ts'
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -22,7 +23,7 @@ afterEach(async () => {
 })
 
 function run(args: string[], env: Record<string, string> = {}, cwd = packageDir): ChildProcess {
-  child = spawn(process.execPath, ['--conditions=@lmi/source', ...args], {
+  child = spawn(process.execPath, [...childExecArgv(), ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -42,6 +42,7 @@ export {
   type LogSettings,
   RuntimeLog,
 } from './log/log.ts'
+export { MAX_BODY_BYTES, REQUEST_PREFIX, type RecordedRequest } from './log/requests.ts'
 export {
   Executor,
   type ExecutorOptions,

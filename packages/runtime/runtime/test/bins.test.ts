@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path'
 import { afterEach, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { createEmulator } from '@lmi/dev/emulator'
+import { childExecArgv } from '@lmi/test-kit'
 import { oldNodeCommand, output } from '../../../../scripts/test-support/processes.ts'
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -21,7 +22,7 @@ afterEach(async () => {
 })
 
 function run(args: string[], env: Record<string, string> = {}): ChildProcess {
-  child = spawn(process.execPath, ['--conditions=@lmi/source', ...args], {
+  child = spawn(process.execPath, [...childExecArgv(), ...args], {
     cwd: packageDir,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

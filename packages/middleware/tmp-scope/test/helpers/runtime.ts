@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createEmulator, type Emulator, type EmulatorOptions } from '@lmi/dev/emulator'
+import { childExecArgv } from '@lmi/test-kit'
 import { collectLines } from '../../../../../scripts/test-support/processes.ts'
 
 const fixturesDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures')
@@ -35,7 +36,7 @@ export async function startRuntime(options: {
     maxConcurrency: options.concurrency,
     ...options.emulator,
   })
-  const child = spawn(process.execPath, ['--conditions=@lmi/source', runtimeBin], {
+  const child = spawn(process.execPath, [...childExecArgv(), runtimeBin], {
     env: {
       PATH: process.env.PATH ?? '',
       AWS_LAMBDA_RUNTIME_API: emulator.runtimeApi,

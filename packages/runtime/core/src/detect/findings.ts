@@ -53,10 +53,22 @@ export const FINDING_CODES = {
    */
   CONCURRENCY_DEPENDENT_LOG: 'LMI_CONCURRENCY_DEPENDENT_LOG',
   /**
+   * `lmi check`: a metric (CloudWatch EMF) line written by one invocation carries a value of
+   * another one in a dimension, property or metric value, which that event's solo runs never
+   * publish.
+   */
+  CONCURRENCY_DEPENDENT_METRIC: 'LMI_CONCURRENCY_DEPENDENT_METRIC',
+  /**
    * `lmi check`: a log line written by an invocation that had already answered, or by no
    * invocation once invocations had started.
    */
   ESCAPED_LOG: 'LMI_ESCAPED_LOG',
+  /**
+   * `lmi check`: an outgoing HTTP request made by one invocation carries a value of another one
+   * (another event's value, another request's id or trace id) in its method, URL, headers or
+   * body, which that event's solo runs never send.
+   */
+  CONCURRENCY_DEPENDENT_REQUEST: 'LMI_CONCURRENCY_DEPENDENT_REQUEST',
 } as const
 
 /**

@@ -13,7 +13,7 @@ export {
   CheckHandlerError,
   CheckUsageError,
 } from '../errors.ts'
-export { formatReport, toJsonReport } from './check/report.ts'
+export { describeCompared, formatReport, toJsonReport } from './check/report.ts'
 export type {
   CheckFinding,
   CheckOptions,

@@ -1,6 +1,8 @@
 // What the tests of lmi check share: where the corpus is, and how the suite runs a check of it.
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { childExecArgv } from '@lmi/test-kit'
+import type { CheckEvent } from '../../src/cli/check/events.ts'
 import { runCheck } from '../../src/cli/check/index.ts'
 import type { CheckResult } from '../../src/cli/check/types.ts'
 
@@ -29,6 +31,7 @@ export function check(
     cwd: packageDir,
     rounds: 2,
     seed: 20_251,
+    execArgv: childExecArgv(),
   })
 }
 
@@ -37,4 +40,35 @@ export function describeFindings(result: CheckResult): string {
   return JSON.stringify(
     result.findings.map(({ code, subject, location }) => ({ code, subject, location })),
   )
+}
+
+/**
+ * A check result around `findings`, for the report's tests: 3 events, 6 solo and 8 concurrent
+ * invocations, their responses and one log line each compared.
+ *
+ * @example
+ * ```ts
+ * const report = formatReport(resultWith(findings, EVENTS))
+ * ```
+ */
+export function resultWith(
+  findings: CheckResult['findings'],
+  events: readonly CheckEvent[],
+  compared: Partial<CheckResult['compared']> = {},
+): CheckResult {
+  return {
+    handler: 'app.handler',
+    seed: 1,
+    concurrency: 4,
+    rounds: 1,
+    invocationsPerRound: 8,
+    soloRuns: 2,
+    timeoutMs: 10_000,
+    events: events.map(({ name, index }) => ({ name, index })),
+    invocations: { solo: 6, concurrent: 8, timedOut: 0, crashed: 0 },
+    compared: { responses: 8, logLines: 8, metricLines: 0, requests: 0, ...compared },
+    findings,
+    notes: [],
+    durationMs: 1000,
+  }
 }

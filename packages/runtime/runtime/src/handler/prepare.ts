@@ -11,6 +11,7 @@ import type { RuntimeConfig } from '../config.ts'
 import { CODES } from '../errors.ts'
 import { attributionFromEnv, installAttribution } from '../log/attribution.ts'
 import type { RuntimeLog } from '../log/log.ts'
+import { installRequestRecording, requestRecordingFromEnv } from '../log/requests.ts'
 import { type LoadedHandler, loadHandler, refuseCallbackHandler } from './load.ts'
 
 /**
@@ -34,8 +35,9 @@ export function installAwsLambdaGlobal(): void {
 /**
  * Readies this thread to run the handler — `awslambda`, the console through the runtime's log,
  * findings to that log, the detectors `LMI_SHARED_STATE` asks for, `lmi check`'s attributed
- * output (`LMI_CHECK_ATTRIBUTION=1`) — and loads it. A handler that cannot be loaded (or is
- * refused) is logged and given to `reportInitError`; then `undefined`, and the thread exits 1.
+ * output and recorded requests (`LMI_CHECK_ATTRIBUTION=1`) — and loads it. A handler that
+ * cannot be loaded (or is refused) is logged and given to `reportInitError`; then
+ * `undefined`, and the thread exits 1.
  *
  * @example
  * ```ts
@@ -53,6 +55,8 @@ export async function prepareHandler(
   log.patchConsole()
   // Before the handler loads: what it writes at init is attributed too.
   if (attributionFromEnv(env)) installAttribution()
+  // Beside it, under the same flag: the outgoing requests, each with its invocation.
+  if (requestRecordingFromEnv(env)) installRequestRecording(config.runtimeApi)
   // Findings go to the runtime's log, whoever installs the detectors (this, or an lmi() chain).
   setFindingSink(function logFinding({ message, ...fields }) {
     log.log('WARN', message, withoutUndefined(fields))

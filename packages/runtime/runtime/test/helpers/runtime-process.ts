@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline'
 import { afterEach } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { createEmulator, type Emulator, type EmulatorOptions } from '@lmi/dev/emulator'
+import { childExecArgv } from '@lmi/test-kit'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const fixturesDir = join(here, '..', 'fixtures')
@@ -68,7 +69,7 @@ export async function startRuntime(options: StartOptions): Promise<RuntimeUnderT
   if (options.concurrency !== undefined) {
     env.AWS_LAMBDA_MAX_CONCURRENCY = String(options.concurrency)
   }
-  const child = spawn(process.execPath, ['--conditions=@lmi/source', options.bin ?? runtimeBin], {
+  const child = spawn(process.execPath, [...childExecArgv(), options.bin ?? runtimeBin], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -26,11 +26,18 @@ every shared-state detector on (LMI_SHARED_STATE=warn, one thread):
   2. all events at --concurrency in one process, --rounds times in a seeded random order;
      a response that differs from its event's reference is LMI_CONCURRENCY_DEPENDENT_RESPONSE;
      a line the handler writes that holds another event's value or another invocation's
-     request id is LMI_CONCURRENCY_DEPENDENT_LOG, and one written after its invocation
+     request id is LMI_CONCURRENCY_DEPENDENT_LOG (LMI_CONCURRENCY_DEPENDENT_METRIC for a
+     metric line: EMF, a dimension, property or value), and one written after its invocation
      answered (or by none) is LMI_ESCAPED_LOG.
 Request ids, trace ids, UUIDs and ISO/HTTP dates are normalised before comparing, except
 values that occur in the events themselves. A JSON string (API Gateway's body) is compared
 as JSON; errors are compared by errorType.
+Outgoing HTTP requests (fetch, undici, node:http/https: the AWS SDK, axios) are recorded
+with the invocation that made them and compared the same way: another event's value, or
+another running invocation's request id or trace id, in a request's method, URL, headers or
+body is LMI_CONCURRENCY_DEPENDENT_REQUEST. The check runs a local sink that answers 200 {}
+to anything: its URL is in LMI_CHECK_SINK_URL, and --sink-env points the handler's own
+endpoint variables at it, so that nothing leaves the machine.
 
 Options:
   --events, -e PATH     a JSON file holding an array of events, or a directory of .json
@@ -46,6 +53,8 @@ Options:
   --ignore PATH         a response path never compared, e.g. '$.body.took' or
                         '$.items[*].at' (repeatable)
   --env KEY=VALUE       extra environment for the handler (repeatable)
+  --sink-env NAME       set the handler's variable NAME (e.g. API_URL) to the local sink's
+                        URL, http://127.0.0.1:<port> (repeatable; wins over --env)
   --json                print the result as JSON on stdout (a field without a value is
                         null; the progress stays on stderr)
   --verbose             also print the handler's own output (on stderr)
@@ -93,6 +102,7 @@ const CHECK_FLAGS = {
   'solo-jobs': { type: 'string' },
   ignore: { type: 'string', multiple: true },
   env: { type: 'string', multiple: true },
+  'sink-env': { type: 'string', multiple: true },
   json: { type: 'boolean' },
   verbose: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
@@ -153,6 +163,7 @@ export function parseCheckArgs(argv: readonly string[]): ParsedCommand {
   if (soloJobs !== undefined) options.soloJobs = soloJobs
   if (timeout !== undefined) options.timeoutMs = timeout
   if (values.ignore !== undefined) options.ignore = values.ignore
+  if (values['sink-env'] !== undefined) options.sinkEnv = values['sink-env']
   return { ...flags, options }
 }
 

@@ -1,6 +1,8 @@
 // Turning a run's evidence into the findings of the result: the detectors' finding lines
 // grouped by code, subject and place; differing responses grouped by the paths that differ;
-// log lines that carry another invocation's value grouped by field, escaped ones by place.
+// log lines that carry another invocation's value grouped by field (metric lines by metric
+// field, under their own code), outgoing requests by place in the request, escaped lines by
+// place.
 import { isAbsolute, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { FINDING_CODES } from '@lmi/core'
@@ -16,8 +18,23 @@ import {
 } from './diff.ts'
 import type { CheckEvent } from './events.ts'
 import { LogComparison, type LogLeak, shortLine, type WrittenLine } from './logs.ts'
+import { metricSubject, parseEmf } from './metrics.ts'
+import {
+  REQUEST_HINT,
+  type RequestLeak,
+  requestLeakSubject,
+  requestLeaks,
+  requestLine,
+} from './requests.ts'
 import type { DifferingResponse, Evidence, Phase } from './run.ts'
-import type { CheckFinding, DifferenceExample, LogExample, ResponseDifference } from './types.ts'
+import type {
+  CheckFinding,
+  CheckResult,
+  DifferenceExample,
+  LogExample,
+  RequestExample,
+  ResponseDifference,
+} from './types.ts'
 
 const EXAMPLES_PER_FINDING = 3
 const LIKELY_FROM_MAX = 3
@@ -27,6 +44,7 @@ const LOG_HINTS = {
   dependent:
     "state kept on a module-level logger or client (a logger's keys, a 'current request' variable)",
   escaped: 'a line written by work that outlived its invocation, or by no invocation',
+  metric: 'dimensions or metadata kept on a module-level Metrics instance',
 } as const
 
 /**
@@ -46,6 +64,32 @@ export interface GroupingContext {
 }
 
 /**
+ * What the concurrent phase gave to compare with the solo runs: its answered responses, the
+ * log lines (metric lines among them) and the outgoing requests its invocations made while
+ * they ran.
+ *
+ * @example
+ * ```ts
+ * comparedEvidence(run) // => { responses: 96, logLines: 192, metricLines: 96, requests: 0 }
+ * ```
+ */
+export function comparedEvidence(evidence: Evidence): CheckResult['compared'] {
+  let logLines = 0
+  let metricLines = 0
+  let requests = 0
+  for (const [requestId, info] of evidence.invocations) {
+    if (info.phase !== 'concurrent') continue
+    for (const line of evidence.writtenLines.get(requestId) ?? []) {
+      if (line.ended) continue
+      logLines++
+      if (parseEmf(line.text) !== undefined) metricLines++
+    }
+    requests += evidence.requests?.get(requestId)?.length ?? 0
+  }
+  return { responses: evidence.concurrentInvocations, logLines, metricLines, requests }
+}
+
+/**
  * Every finding of a run, grouped, sorted by code, then subject, then location.
  *
  * @example
@@ -59,6 +103,8 @@ export function groupFindings(evidence: Evidence, context: GroupingContext): Che
     ...groupDifferences(evidence, context),
     ...groupLogLeaks(evidence, context),
     ...groupEscapedLines(evidence, context.cwd),
+    // Outgoing requests that carry another invocation's value (requests.ts).
+    ...groupRequestLeaks(evidence, context),
   ].sort(
     (a, b) =>
       a.code.localeCompare(b.code) ||
@@ -307,6 +353,7 @@ function renderDifference(
 }
 
 function leakSubject(leak: LogLeak): string {
+  if (leak.metric !== undefined) return metricSubject(leak.metric, leak.kind)
   const where = leak.path === undefined ? 'log text' : `log ${leak.path}`
   return leak.kind === 'request-id' ? `${where} (another request's id)` : where
 }
@@ -328,57 +375,139 @@ function leakExample(leak: LogLeak): LogExample {
 }
 
 /**
+ * Leaks grouped by subject, in the order first seen, each group with up to
+ * {@link EXAMPLES_PER_FINDING} of its leaks, from different events, as its examples.
+ */
+function bySubject<Leak extends { readonly event: CheckEvent }>(
+  leaks: Iterable<Leak>,
+  subjectFor: (leak: Leak) => string,
+): Array<{ subject: string; group: Leak[]; examples: Leak[] }> {
+  const groups = new Map<string, Leak[]>()
+  for (const leak of leaks) {
+    const subject = subjectFor(leak)
+    const group = groups.get(subject)
+    if (group === undefined) groups.set(subject, [leak])
+    else group.push(leak)
+  }
+  return [...groups].map(([subject, group]) => {
+    const examples: Leak[] = []
+    const seen = new Set<CheckEvent>()
+    for (const leak of group) {
+      if (examples.length >= EXAMPLES_PER_FINDING) break
+      if (seen.has(leak.event)) continue
+      seen.add(leak.event)
+      examples.push(leak)
+    }
+    return { subject, group, examples }
+  })
+}
+
+/** What a finding made of concurrent leaks says besides its code and text: no code location. */
+function concurrentLeak(
+  first: { readonly requestId: string; readonly otherRequestId: string },
+  events: string[],
+  occurrences: number,
+): Pick<
+  CheckFinding,
+  | 'location'
+  | 'stack'
+  | 'requestId'
+  | 'otherRequestId'
+  | 'events'
+  | 'phases'
+  | 'occurrences'
+  | 'examples'
+> {
+  return {
+    location: undefined,
+    stack: undefined,
+    requestId: first.requestId,
+    otherRequestId: first.otherRequestId,
+    events,
+    phases: ['concurrent'],
+    occurrences,
+    examples: [],
+  }
+}
+
+/**
  * Groups the log lines that carry another invocation's value: one finding per field (or per
  * kind, in text lines), with up to three lines written by different events.
  */
 function groupLogLeaks(evidence: Evidence, context: GroupingContext): CheckFinding[] {
   if (evidence.writtenLines.size === 0) return []
   const leaks = new LogComparison(context.events).leaks(evidence.invocations, evidence.writtenLines)
-  const groups = new Map<string, LogLeak[]>()
-  for (const leak of leaks) {
-    const subject = leakSubject(leak)
-    const group = groups.get(subject)
-    if (group === undefined) groups.set(subject, [leak])
-    else group.push(leak)
-  }
-  const findings: CheckFinding[] = []
-  for (const [subject, group] of groups) {
-    const examples: LogExample[] = []
-    const seen = new Set<CheckEvent>()
-    for (const leak of group) {
-      if (examples.length >= EXAMPLES_PER_FINDING) break
-      if (seen.has(leak.event)) continue
-      seen.add(leak.event)
-      examples.push(leakExample(leak))
-    }
+  return bySubject(leaks, leakSubject).map(({ subject, group, examples }) => {
     const first = group[0] as LogLeak
     const lines = new Set(group.map((leak) => `${leak.requestId}\0${leak.line}`)).size
     const writers = new Set(group.map((leak) => leak.requestId)).size
     const events = sortedNames(group.flatMap((leak) => [leak.event, leak.otherEvent]))
+    // Metric (EMF) lines: their own code and cause; subjects never mix the two (metrics.ts).
+    const metric = first.metric !== undefined
     const whose =
       first.kind === 'request-id'
         ? `the request id of ${first.otherEvent.name}'s invocation ${first.otherRequestId}, running at the same time`
-        : `${first.value}, which ${first.otherEvent.name} logs alone and ${first.event.name} never does`
-    findings.push({
-      code: FINDING_CODES.CONCURRENCY_DEPENDENT_LOG,
+        : `${first.value}, which ${first.otherEvent.name} ${metric ? 'publishes' : 'logs'} alone and ${first.event.name} never does`
+    const hint = metric ? LOG_HINTS.metric : LOG_HINTS.dependent
+    return {
+      code: metric
+        ? FINDING_CODES.CONCURRENCY_DEPENDENT_METRIC
+        : FINDING_CODES.CONCURRENCY_DEPENDENT_LOG,
       subject,
       message:
-        `Log lines depend on concurrency: ${lines} line(s) written by ${writers} of ` +
+        `${metric ? 'Metrics' : 'Log lines'} depend on concurrency: ${lines} ${metric ? 'metric (EMF) ' : ''}line(s) written by ${writers} of ` +
         `${evidence.concurrentInvocations} concurrent invocations carry another invocation's value ` +
-        `(${first.event.name} wrote ${whose}). Usual cause: ${LOG_HINTS.dependent}.`,
-      location: undefined,
-      stack: undefined,
-      requestId: first.requestId,
-      otherRequestId: first.otherRequestId,
-      events,
-      phases: ['concurrent'],
-      occurrences: lines,
-      examples: [],
-      lines: examples,
-      hint: LOG_HINTS.dependent,
-    })
-  }
-  return findings
+        `(${first.event.name} wrote ${whose}). Usual cause: ${hint}.`,
+      ...concurrentLeak(first, events, lines),
+      lines: examples.map(leakExample),
+      hint,
+    }
+  })
+}
+
+/**
+ * Groups the requests that carry another invocation's value into
+ * `LMI_CONCURRENCY_DEPENDENT_REQUEST` findings: one per place in the request (a header, the
+ * URL, a body field), with up to three requests made by different events.
+ */
+function groupRequestLeaks(evidence: Evidence, context: GroupingContext): CheckFinding[] {
+  const requests = evidence.requests
+  if (requests === undefined || requests.size === 0) return []
+  const leaks = requestLeaks(context.events, evidence.invocations, requests)
+  return bySubject(leaks, requestLeakSubject).map(({ subject, group, examples }) => {
+    const first = group[0] as RequestLeak
+    const made = new Set(group.map((leak) => leak.request ?? `${leak.requestId}\0${leak.line}`))
+    const senders = new Set(group.map((leak) => leak.requestId)).size
+    const events = sortedNames(group.flatMap((leak) => [leak.event, leak.otherEvent]))
+    const whose =
+      first.kind === 'value'
+        ? `${first.value}, which ${first.otherEvent.name} sends alone and ${first.event.name} never does`
+        : `the ${first.kind === 'trace-id' ? 'trace id' : 'request id'} of ${first.otherEvent.name}'s invocation ${first.otherRequestId}, running at the same time`
+    return {
+      code: FINDING_CODES.CONCURRENCY_DEPENDENT_REQUEST,
+      subject,
+      message:
+        `Outgoing requests depend on concurrency: ${made.size} request(s) made by ${senders} of ` +
+        `${evidence.concurrentInvocations} concurrent invocations carry another invocation's value ` +
+        `(${first.event.name} sent ${whose}). Usual cause: ${REQUEST_HINT}.`,
+      ...concurrentLeak(first, events, made.size),
+      requests: examples.map(
+        (leak): RequestExample => ({
+          event: leak.event.name,
+          requestId: leak.requestId,
+          round: leak.round,
+          otherEvent: leak.otherEvent.name,
+          otherRequestId: leak.otherRequestId,
+          otherPhase: leak.otherPhase,
+          kind: leak.kind,
+          path: leak.path,
+          value: leak.value,
+          line: requestLine(leak, subject),
+        }),
+      ),
+      hint: REQUEST_HINT,
+    }
+  })
 }
 
 /** Groups the escaped lines by what they are (after the answer, or outside) and by place. */

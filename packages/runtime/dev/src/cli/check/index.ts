@@ -1,6 +1,6 @@
 // `lmi check`: finds what a Lambda handler shares between concurrent invocations.
 //
-// Two kinds of evidence, from the same runs:
+// Three kinds of evidence, from the same runs:
 // 1. The runtime's shared-state detectors (`LMI_SHARED_STATE=warn`) report process.env and
 //    global writes, escaped timers, shared /tmp paths, … as JSON lines, collected as they are written.
 // 2. Differential testing: each event runs alone, in a fresh runtime process (fresh module
@@ -9,17 +9,22 @@
 //    concurrency N runs every event many times, shuffled, over R rounds; a response that
 //    differs from its event's reference is LMI_CONCURRENCY_DEPENDENT_RESPONSE. This catches
 //    what no detector can see: a module-level `let`, a counter, a cache keyed by the wrong thing.
+// 3. What the handler writes and sends, compared the same way: its log lines, metric (EMF)
+//    lines and outgoing HTTP requests, each attributed by the runtime to the invocation whose
+//    code wrote or made it (`LMI_CHECK_ATTRIBUTION=1`), with requests answered by a local sink.
 //
 // The modules, one per step: settings.ts (options → settings), run.ts (the runtime processes of
-// both phases, collecting the evidence), a module per kind of evidence (detectors.ts: the
-// detectors' finding lines; diff.ts: responses, normalised and compared; logs.ts: the lines the
-// handler writes, each attributed by the runtime to the invocation that wrote it), grouping.ts
-// (evidence → findings) and report.ts (the text and JSON reports).
+// both phases, collecting the evidence; sink.ts, the server requests go to), a module per kind
+// of evidence (detectors.ts: the detectors' finding lines; diff.ts: responses, normalised and
+// compared; logs.ts: the lines the handler writes, compared with the solo runs' lines, with
+// metrics.ts telling metric lines' fields apart; requests.ts: the requests it makes, as records
+// through the same comparison), grouping.ts (evidence → findings) and report.ts (the text and
+// JSON reports).
 
 import { performance } from 'node:perf_hooks'
 import { buildReferences, type Reference } from './diff.ts'
 import { loadEvents, namedEvents } from './events.ts'
-import { groupFindings } from './grouping.ts'
+import { comparedEvidence, groupFindings } from './grouping.ts'
 import { CheckRun } from './run.ts'
 import { invocationsPerRound } from './schedule.ts'
 import { resolveSettings } from './settings.ts'
@@ -100,6 +105,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       timedOut: run.timedOut,
       crashed: run.crashed,
     },
+    compared: comparedEvidence(run),
     findings,
     notes: run.notes,
     durationMs: Math.round(performance.now() - started),

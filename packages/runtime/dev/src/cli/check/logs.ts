@@ -12,11 +12,14 @@
 // - the request id of another invocation of the same run (a module-level "current request").
 // Lines written by an invocation that had already answered, or by none once invocations had
 // started, are escaped (grouped by the code that wrote them).
+// Metric (EMF) lines are compared the same way; metrics.ts marks their leaks by metric field, so
+// that they are reported as metric findings, not log ones.
 
 import { isRecord } from '@lmi/core/internal'
 import { ATTRIBUTION_PREFIX } from '@lmi/runtime'
 import { holdsWord, Normalizer, renderPath, type Segment } from './diff.ts'
 import type { CheckEvent } from './events.ts'
+import { type MetricField, markMetricLeaks } from './metrics.ts'
 
 /** What the runtime puts before each attributed chunk (`LMI_CHECK_ATTRIBUTION=1`). */
 export const WRITE_PREFIX: string = ATTRIBUTION_PREFIX
@@ -197,6 +200,8 @@ export interface LogLeak {
   /** The line, shortened. */
   readonly line: string
   readonly stream: 'stdout' | 'stderr'
+  /** The line is a metric (EMF) line: the field the value was found in (metrics.ts). */
+  readonly metric?: MetricField | undefined
 }
 
 const MAX_LINE = 300
@@ -410,7 +415,10 @@ export class LogComparison {
       if (info?.phase !== 'concurrent') continue
       for (const line of written) {
         if (line.ended) continue
-        leaks.push(...this.#lineLeaks(line, requestId, info, invocations, solo))
+        // EMF lines are compared as any line; their leaks are marked as metrics' (metrics.ts).
+        leaks.push(
+          ...markMetricLeaks(line.text, this.#lineLeaks(line, requestId, info, invocations, solo)),
+        )
       }
     }
     return leaks

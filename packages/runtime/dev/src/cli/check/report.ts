@@ -1,4 +1,5 @@
 import { FINDING_CODES, type FindingCode } from '@lmi/core'
+import { formatRequestExample } from './requests.ts'
 import type { CheckFinding, CheckResult, DifferenceExample, LogExample } from './types.ts'
 
 /** What each code means, in a few words, for the report's headings. */
@@ -15,7 +16,11 @@ const TITLES: Record<FindingCode, string> = {
   [FINDING_CODES.TMP_SHARED_PATH]: 'same /tmp path written by two running invocations',
   [FINDING_CODES.CONCURRENCY_DEPENDENT_RESPONSE]: 'response depends on concurrency',
   [FINDING_CODES.CONCURRENCY_DEPENDENT_LOG]: "log line carries another invocation's value",
+  [FINDING_CODES.CONCURRENCY_DEPENDENT_METRIC]:
+    "metric (EMF) line carries another invocation's value",
   [FINDING_CODES.ESCAPED_LOG]: 'log line written outside its invocation',
+  [FINDING_CODES.CONCURRENCY_DEPENDENT_REQUEST]:
+    "outgoing request carries another invocation's value",
 }
 
 const MAX_EVENTS_LISTED = 4
@@ -50,13 +55,13 @@ function formatExample(example: DifferenceExample): string[] {
   return lines
 }
 
-function formatLogExample(example: LogExample): string[] {
+function formatLogExample(example: LogExample, verb = 'logs'): string[] {
   const lines: string[] = []
   if (example.requestId !== undefined && example.otherRequestId !== undefined) {
     const value = example.path === undefined ? example.value : `${example.path} ${example.value}`
     const other =
       example.otherPhase === 'solo'
-        ? `what ${example.otherEvent} logs alone (${example.otherRequestId})`
+        ? `what ${example.otherEvent} ${verb} alone (${example.otherRequestId})`
         : `the request id of ${example.otherEvent}'s invocation ${example.otherRequestId}`
     lines.push(
       `    ${example.event} (request ${example.requestId}, round ${example.round}) wrote ${value}: ${other}`,
@@ -72,13 +77,29 @@ function formatLogExample(example: LogExample): string[] {
 
 function formatFinding(finding: CheckFinding, concurrent: number): string[] {
   const lines = [`  ${finding.subject}`]
-  if (finding.code === FINDING_CODES.CONCURRENCY_DEPENDENT_LOG) {
+  if (
+    finding.code === FINDING_CODES.CONCURRENCY_DEPENDENT_LOG ||
+    finding.code === FINDING_CODES.CONCURRENCY_DEPENDENT_METRIC
+  ) {
+    const metric = finding.code === FINDING_CODES.CONCURRENCY_DEPENDENT_METRIC
+    const compared = metric ? 'metric (EMF) lines' : 'log lines'
     lines.push(
       `    ${plural(finding.occurrences, 'line')} of concurrent invocations; events: ${listEvents(finding.events)}`,
     )
-    lines.push('    where: not known (found by comparing log lines with the solo runs)')
+    lines.push(`    where: not known (found by comparing ${compared} with the solo runs)`)
     if (finding.hint !== undefined) lines.push(`    usual cause: ${finding.hint}`)
-    for (const example of finding.lines ?? []) lines.push(...formatLogExample(example))
+    for (const example of finding.lines ?? []) {
+      lines.push(...formatLogExample(example, metric ? 'publishes' : 'logs'))
+    }
+    return lines
+  }
+  if (finding.code === FINDING_CODES.CONCURRENCY_DEPENDENT_REQUEST) {
+    lines.push(
+      `    ${plural(finding.occurrences, 'request')} of concurrent invocations; events: ${listEvents(finding.events)}`,
+    )
+    lines.push('    where: not known (found by comparing outgoing requests with the solo runs)')
+    if (finding.hint !== undefined) lines.push(`    usual cause: ${finding.hint}`)
+    for (const example of finding.requests ?? []) lines.push(...formatRequestExample(example))
     return lines
   }
   if (finding.code === FINDING_CODES.ESCAPED_LOG) {
@@ -143,6 +164,7 @@ export function formatReport(result: CheckResult): string {
     `  ${plural(result.events.length, 'event')}; ${result.invocations.solo} solo runs, each in a fresh process; ` +
       `${plural(result.rounds, 'round')} of ${result.invocationsPerRound} invocations ` +
       `at concurrency ${result.concurrency}; seed ${result.seed}`,
+    `  compared with the solo runs: ${describeCompared(result.compared)}`,
   ]
   let code: FindingCode | undefined
   for (const finding of result.findings) {
@@ -167,6 +189,20 @@ export function formatReport(result: CheckResult): string {
     )
   }
   return `${lines.join('\n')}\n`
+}
+
+/**
+ * What a check compared, in words: `96 responses, 192 log lines (96 metric lines), 0 requests`.
+ *
+ * @example
+ * ```ts
+ * describeCompared({ responses: 96, logLines: 0, metricLines: 0, requests: 4 })
+ * // => '96 responses, 0 log lines, 4 requests'
+ * ```
+ */
+export function describeCompared(compared: CheckResult['compared']): string {
+  const metric = compared.metricLines > 0 ? ` (${plural(compared.metricLines, 'metric line')})` : ''
+  return `${plural(compared.responses, 'response')}, ${plural(compared.logLines, 'log line')}${metric}, ${plural(compared.requests, 'request')}`
 }
 
 /**

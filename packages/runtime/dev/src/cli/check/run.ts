@@ -2,6 +2,7 @@
 // processes, then all of them concurrently in one — and the evidence they yield, collected for
 // grouping.ts. See index.ts for the method.
 import { randomUUID } from 'node:crypto'
+import type { RecordedRequest } from '@lmi/runtime'
 import type { DetectorFinding } from './detectors.ts'
 import {
   compareOutcome,
@@ -15,6 +16,7 @@ import { isEscaped, type WrittenLine } from './logs.ts'
 import { RuntimeProcess, type RuntimeProcessOptions } from './runtime-process.ts'
 import { newTraceId, roundOrder, seededRandom } from './schedule.ts'
 import { defaultConcurrency, type Settings } from './settings.ts'
+import { type CheckSink, sinkEnvironment, startSink } from './sink.ts'
 import type { CheckOptions, CheckProgress } from './types.ts'
 
 const MAX_LINES_PER_INVOCATION = 200
@@ -117,6 +119,11 @@ export interface Evidence {
   readonly writtenLines: ReadonlyMap<string, readonly WrittenLine[]>
   /** Lines written by an invocation that had answered, or by none once invocations had started. */
   readonly escapedLines: readonly EscapedLine[]
+  /**
+   * The outgoing requests each invocation made while it ran, by request id, both phases (a
+   * solo run's requests are its event's reference); absent where nothing recorded requests.
+   */
+  readonly requests?: ReadonlyMap<string, readonly RecordedRequest[]>
 }
 
 /**
@@ -148,6 +155,7 @@ export class CheckRun implements Evidence {
   readonly differing: DifferingResponse[] = []
   readonly writtenLines = new Map<string, WrittenLine[]>()
   readonly escapedLines: EscapedLine[] = []
+  readonly requests = new Map<string, RecordedRequest[]>()
   readonly notes: string[] = []
   concurrentInvocations = 0
   soloInvocations = 0
@@ -188,10 +196,26 @@ export class CheckRun implements Evidence {
     for (const runtime of this.live) void runtime.stop()
   }
 
-  /** Stops whatever is still running (after a failure), and waits for it. */
+  /** Stops whatever is still running (after a failure), and waits for it; then the sink. */
   async stopAll(): Promise<void> {
     await this.#concurrentRuntime?.catch(() => {})
     await Promise.allSettled([...this.live].map((runtime) => this.stop(runtime)))
+    await (await this.#sink?.catch(() => undefined))?.close()
+  }
+
+  #sink: Promise<CheckSink> | undefined
+  #sinkUrl: string | undefined
+
+  /**
+   * Starts the local sink the handler's requests can be pointed at (sink.ts), once, before the
+   * first runtime process: its URL is in every process's environment.
+   */
+  openSink(): Promise<CheckSink> {
+    this.#sink ??= startSink().then((sink) => {
+      this.#sinkUrl = sink.url
+      return sink
+    })
+    return this.#sink
   }
 
   #concurrentRuntime: Promise<RuntimeProcess> | undefined
@@ -203,7 +227,9 @@ export class CheckRun implements Evidence {
    */
   startConcurrent(): Promise<RuntimeProcess> {
     if (this.#concurrentRuntime === undefined) {
-      this.#concurrentRuntime = this.start(this.processOptions(this.concurrency, 'concurrent'))
+      this.#concurrentRuntime = this.openSink().then(() =>
+        this.start(this.processOptions(this.concurrency, 'concurrent')),
+      )
       this.#concurrentRuntime.catch(() => {})
     }
     return this.#concurrentRuntime
@@ -217,14 +243,30 @@ export class CheckRun implements Evidence {
       concurrency,
       timeoutMs: settings.timeoutMs,
       initTimeoutMs: settings.initTimeoutMs,
-      env: settings.env,
+      env:
+        this.#sinkUrl === undefined
+          ? settings.env
+          : { ...settings.env, ...sinkEnvironment(this.#sinkUrl, settings.sinkEnv) },
       execArgv: settings.execArgv,
       onOutput: this.onOutput,
       onFinding: (finding) => {
         this.detectorFindings.push({ finding, phase })
       },
       onWrite: (line) => this.noteLine(line, phase),
+      onRequest: (request) => this.noteRequest(request),
     }
+  }
+
+  /** Keeps a request an invocation made while it ran (requests.ts compares them). */
+  noteRequest(request: RecordedRequest): void {
+    // Made at init or after the answer: not comparable (the detectors see late requests).
+    if (request.r === null || request.e) return
+    let made = this.requests.get(request.r)
+    if (made === undefined) {
+      made = []
+      this.requests.set(request.r, made)
+    }
+    if (made.length < MAX_LINES_PER_INVOCATION) made.push(request)
   }
 
   /** Keeps a line the handler wrote: its invocation's, or an escaped one. */
@@ -287,6 +329,7 @@ export class CheckRun implements Evidence {
     for (let run = 0; run < soloRuns; run++) jobs.push(...this.events)
     const started: Array<Promise<RuntimeProcess>> = []
     const runs: SoloRun[][] = this.events.map(() => [])
+    await this.openSink()
     const options = this.processOptions(1, 'solo')
     try {
       for (const [index, event] of jobs.entries()) {

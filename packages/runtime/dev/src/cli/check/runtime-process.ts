@@ -1,18 +1,20 @@
 // One lmi runtime process under `lmi check`: its own emulator, the check's environment
 // (detectors on, one thread, output attributed), its output split into detector findings, the
-// handler's attributed lines (logs.ts) and the rest, and a stop
-// that always ends (SIGTERM, then SIGKILL). run.ts starts one per solo run and one for the
+// handler's attributed lines (logs.ts), its recorded requests (requests.ts) and the rest, and a
+// stop that always ends (SIGTERM, then SIGKILL). run.ts starts one per solo run and one for the
 // concurrent phase.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import type { RecordedRequest } from '@lmi/runtime'
 import { createEmulator, type Emulator, type InvokeResult } from '../../emulator/index.ts'
 import { CheckHandlerError } from '../../errors.ts'
 import { runtimeBin } from '../shared/runtime.ts'
 import { type DetectorFinding, parseFindingLine } from './detectors.ts'
 import { parseWriteLine, WriteSplitter, type WrittenLine } from './logs.ts'
+import { parseRequestLine } from './requests.ts'
 
 // How long the runtime may take to stop after SIGTERM (LMI_SHUTDOWN_TIMEOUT_MS: drain, answers, hooks),
 // and how much longer the check waits for it to exit before SIGKILL.
@@ -63,6 +65,8 @@ export interface RuntimeProcessOptions {
   readonly onOutput?: ((line: string, stream: 'stdout' | 'stderr') => void) | undefined
   /** Every line the handler's code wrote, with the invocation it is attributed to. */
   readonly onWrite?: ((line: WrittenLine) => void) | undefined
+  /** Every outgoing request the handler's code made, with the invocation that made it. */
+  readonly onRequest?: ((request: RecordedRequest) => void) | undefined
   /** Every finding as it arrives. */
   readonly onFinding?: ((finding: DetectorFinding) => void) | undefined
 }
@@ -95,7 +99,8 @@ function runtimeEnv(options: RuntimeProcessOptions, emulator: Emulator): NodeJS.
     // invocations share shows most often there.
     LMI_WORKERS: '0',
     LMI_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_MS),
-    // The handler's output comes back attributed to the invocation that wrote it (logs.ts).
+    // The handler's output comes back attributed to the invocation that wrote it (logs.ts),
+    // and its outgoing requests recorded with the invocation that made them (requests.ts).
     LMI_CHECK_ATTRIBUTION: '1',
   }
 }
@@ -226,6 +231,11 @@ export class RuntimeProcess {
     const chunk = parseWriteLine(line)
     if (chunk !== undefined) {
       for (const written of this.#splitter.push(chunk)) this.#written(written, options)
+      return
+    }
+    const request = parseRequestLine(line)
+    if (request !== undefined) {
+      options.onRequest?.(request)
       return
     }
     const finding = parseFindingLine(line)

@@ -6,6 +6,7 @@ import { HandlerLoadError, parseHandlerName } from '@lmi/runtime'
 import { CheckUsageError } from '../../errors.ts'
 import { compileIgnore, type IgnoreMatcher } from './diff.ts'
 import { randomSeed } from './schedule.ts'
+import { checkSinkEnv } from './sink.ts'
 import type { CheckOptions } from './types.ts'
 
 const DEFAULT_ROUNDS = 3
@@ -114,6 +115,8 @@ export interface Settings {
   readonly soloJobs: number
   readonly ignore: IgnoreMatcher
   readonly env: NodeJS.ProcessEnv
+  /** Variables set to the local sink's URL (besides `LMI_CHECK_SINK_URL`). */
+  readonly sinkEnv: readonly string[]
   readonly execArgv: readonly string[]
   readonly initTimeoutMs: number
 }
@@ -164,6 +167,7 @@ export function resolveSettings(options: CheckOptions): Settings {
     soloJobs: checkInteger(options.soloJobs ?? Math.min(4, availableParallelism()), 'soloJobs'),
     ignore: compileIgnore(options.ignore ?? []),
     env,
+    sinkEnv: checkSinkEnv(options.sinkEnv ?? []),
     execArgv: options.execArgv ?? inheritedExecArgv(),
     initTimeoutMs: checkInteger(options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS, 'initTimeoutMs'),
   }

@@ -45,6 +45,12 @@ export interface CheckOptions {
   /** Extra environment for the handler. */
   env?: Readonly<Record<string, string>>
   /**
+   * Environment variables set to the URL of the check's local sink (an HTTP server answering
+   * 200 `{}` to anything), e.g. `['API_URL']`: a handler's endpoints pointed there send nothing
+   * off the machine. The handler always gets the URL as `LMI_CHECK_SINK_URL` too.
+   */
+  sinkEnv?: readonly string[]
+  /**
    * Node options of the runtime processes. Default: the loader-related options this process
    * was started with (`--conditions`, `--import`, `--require`, `--loader`,
    * `--enable-source-maps`, `--no-warnings`).
@@ -163,10 +169,49 @@ export interface CheckFinding {
   readonly occurrences: number
   /** For `LMI_CONCURRENCY_DEPENDENT_RESPONSE`: up to three differing invocations. */
   readonly examples: readonly DifferenceExample[]
-  /** For `LMI_CONCURRENCY_DEPENDENT_LOG` and `LMI_ESCAPED_LOG`: up to three of the lines. */
+  /**
+   * For `LMI_CONCURRENCY_DEPENDENT_LOG`, `LMI_CONCURRENCY_DEPENDENT_METRIC` (EMF lines) and
+   * `LMI_ESCAPED_LOG`: up to three of the lines.
+   */
   readonly lines?: readonly LogExample[]
+  /** For `LMI_CONCURRENCY_DEPENDENT_REQUEST`: up to three of the requests. */
+  readonly requests?: readonly RequestExample[]
   /** The usual cause, in a line (log findings). */
   readonly hint?: string
+}
+
+/**
+ * One outgoing request behind a request finding: who made it, and where the value it carries
+ * belongs.
+ *
+ * @example
+ * ```ts
+ * const example: RequestExample = {
+ *   event: 'events[2]', requestId: '5f2c…', round: 1, otherEvent: 'events[0]',
+ *   otherRequestId: '9a1e…', otherPhase: 'solo', kind: 'value', path: '$.headers["x-tenant-id"]',
+ *   value: '"acme"', line: 'GET http://127.0.0.1:41234/orders x-tenant-id: acme',
+ * }
+ * ```
+ */
+export interface RequestExample {
+  /** The event of the concurrent invocation that made the request. */
+  readonly event: string
+  readonly requestId: string
+  /** The concurrent round, from 1. */
+  readonly round: number
+  /** The event the value belongs to. */
+  readonly otherEvent: string
+  /** The invocation that sent the value alone (`solo`), or whose id it is (`concurrent`). */
+  readonly otherPhase: 'solo' | 'concurrent'
+  readonly otherRequestId: string
+  /** `value`: another event's value; `request-id`, `trace-id`: another invocation's id. */
+  readonly kind: 'value' | 'request-id' | 'trace-id'
+  /** The path of the value in the request's record (`$.url`, `$.headers[…]`, `$.body…`). */
+  readonly path: string | undefined
+  /** The value (JSON), token or id. */
+  readonly value: string
+  /** The request, shortened: method, URL, and the header or body the value is in. */
+  readonly line: string
 }
 
 /**
@@ -230,6 +275,17 @@ export interface CheckResult {
     readonly timedOut: number
     /** Invocations (either phase) the runtime process exited without answering. */
     readonly crashed: number
+  }
+  /**
+   * What the concurrent phase was compared by, with the solo runs: its responses, the log
+   * lines its invocations wrote while they ran (`metricLines` of them EMF lines) and the HTTP
+   * requests they made.
+   */
+  readonly compared: {
+    readonly responses: number
+    readonly logLines: number
+    readonly metricLines: number
+    readonly requests: number
   }
   /** Sorted by code, then subject. */
   readonly findings: readonly CheckFinding[]
