@@ -5,18 +5,13 @@ import { InvokeStoreBase } from '@aws/lambda-invoke-store'
 import { detectorMode } from '../detect/findings.ts'
 import { InvalidInvocationError } from '../errors.ts'
 import type { LambdaContext } from '../invocation/context.ts'
-import {
-  type ForeignInvokeStore,
-  foreignInvokeStore,
-  invocationStorage,
-  kInvocation,
-} from '../invocation/current.ts'
+import { foreignInvokeStore, invocationStorage, kInvocation } from '../invocation/current.ts'
 import { InvocationState } from '../invocation/state.ts'
 import { type Chain, runRequest, runWithPlugin } from './run.ts'
 import { writeStreamedResponse } from './streamed.ts'
 import type { LmiRequest } from './types.ts'
 
-const { TENANT_ID } = InvokeStoreBase.PROTECTED_KEYS
+const { REQUEST_ID, TENANT_ID, X_RAY_TRACE_ID } = InvokeStoreBase.PROTECTED_KEYS
 
 /**
  * One call of the chain's handler: `responseStream` in streaming mode only (a standard
@@ -49,7 +44,7 @@ export function invokeChain(
   if (outer !== undefined && outer.context === context) {
     return runChain(chain, outer, event, context, false, responseStream)
   }
-  const invocation = invocationFromContext(context, outer, awsContext && store)
+  const invocation = invocationFromContext(context, outer, awsContext)
   invocation.timeItself()
   // With detectors on, the end must be recorded before the caller resumes: an invocation
   // started right after would otherwise see this one's shared() writes as still running.
@@ -67,7 +62,7 @@ export function invokeChain(
     )
   }
   // The chain rides on AWS's context rather than opening a second one of its own.
-  if (invocation.tenantId !== undefined && store.getTenantId() === undefined) {
+  if (invocation.tenantId !== undefined && awsContext[TENANT_ID] === undefined) {
     // AWS's runtime seeds request and trace id only: add the tenant id for the SDK and Powertools.
     const withTenant = {
       ...awsContext,
@@ -82,21 +77,24 @@ export function invokeChain(
   return runChain(chain, invocation, event, context, true, responseStream)
 }
 
+// What AWS's runtime put in the invocation's InvokeStore context is read from that context,
+// already at hand, not through the store's getters: each of those looks the context up again.
 function invocationFromContext(
   context: LambdaContext,
   outer: InvocationState | undefined,
-  store: ForeignInvokeStore | undefined,
+  awsContext: Record<PropertyKey, unknown> | undefined,
 ): InvocationState {
   return new InvocationState({
     requestId:
       (typeof context.awsRequestId === 'string' ? context.awsRequestId : undefined) ??
-      store?.getRequestId() ??
+      (awsContext?.[REQUEST_ID] as string | undefined) ??
       outer?.requestId ??
       'unknown',
-    tenantId: context.tenantId ?? store?.getTenantId() ?? outer?.tenantId,
+    tenantId:
+      context.tenantId ?? (awsContext?.[TENANT_ID] as string | undefined) ?? outer?.tenantId,
     traceId:
       context.xRayTraceId ??
-      store?.getXRayTraceId() ??
+      (awsContext?.[X_RAY_TRACE_ID] as string | undefined) ??
       outer?.traceId ??
       process.env._X_AMZN_TRACE_ID,
     context,

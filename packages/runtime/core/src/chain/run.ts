@@ -52,35 +52,32 @@ const DONE = -1
 /** {@link runHooks}: a hook ended the phase with a response. */
 const ENDED = -2
 
-// The promise a hook just returned, handed from runHooks to its caller within the same
-// synchronous step (written, then read before any other code runs): returning it beside the
-// hook's index would cost an object per phase.
-let handoff: Promise<unknown> | undefined
-
-function takeHandoff(): Promise<unknown> {
-  const pending = handoff as Promise<unknown>
-  handoff = undefined
-  return pending
-}
+/**
+ * {@link runHooks}: which hook returned the promise it just returned. Written by runHooks and
+ * read by its caller in the same synchronous step, before any other code runs: returning it
+ * beside the promise would cost an object per phase, and a small integer is stored without
+ * the write barrier a promise kept here would cost at every hook.
+ */
+let pendingAt = 0
 
 /**
  * Runs `hooks` from `from` on while they return plain values. Returns {@link DONE},
- * {@link ENDED}, or the index of the hook that returned a promise (left in `handoff`): the
- * caller awaits it, gives its value to {@link settleHook}, and goes on from the next index.
+ * {@link ENDED}, or the promise a hook returned (its index in {@link pendingAt}): the caller
+ * awaits it, gives its value to {@link settleHook}, and goes on from the next index.
  */
 function runHooks(
   hooks: Hook[],
   request: LmiRequest,
   from: number,
   plugin: Plugin | undefined,
-): number {
+): number | Promise<unknown> {
   for (let index = from; index < hooks.length; index++) {
     const hook = hooks[index] as Hook
     if (plugin !== undefined) plugin.beforeMiddleware?.(hook.name)
     const result = hook(request)
     if (result instanceof Promise) {
-      handoff = result
-      return index
+      pendingAt = index
+      return result
     }
     // settleHook's checks, its call skipped for the common hook that returns nothing.
     if (
@@ -111,7 +108,7 @@ function settleHook(
 
 // --- the phases ------------------------------------------------------------------------------
 
-/** Where {@link runAsync} takes over: the phase whose hook (or handler) returned `handoff`. */
+/** Where {@link runAsync} takes over: the phase whose hook (or handler) returned a promise. */
 const BEFORE = 0
 const HANDLER = 1
 const AFTER = 2
@@ -144,7 +141,7 @@ export function runRequest(
 function runSync(chain: Chain, request: LmiRequest, invocation: InvocationState): unknown {
   const plugin = chain.plugin
   const at = chain.befores.length === 0 ? DONE : runHooks(chain.befores, request, 0, plugin)
-  if (at >= 0) return runAsync(chain, request, invocation, BEFORE, at)
+  if (typeof at !== 'number') return runAsync(chain, request, invocation, BEFORE, at, pendingAt)
   if (at === ENDED) return request.response
   plugin?.beforeHandler?.()
   const response = callHandler(chain, request, invocation)
@@ -157,6 +154,10 @@ function runSync(chain: Chain, request: LmiRequest, invocation: InvocationState)
     // around an async handler) then costs one promise. It is registered after the handler's
     // synchronous part, so it resumes in the context the handler left, as an await would.
     if (plugin === undefined) {
+      // No onError hook: an error goes on as it is, without a handler of its own.
+      if (chain.onErrors.length === 0) {
+        return response.then((value) => afterHandler(chain, request, invocation, value))
+      }
       return response.then(
         (value) => {
           try {
@@ -168,8 +169,7 @@ function runSync(chain: Chain, request: LmiRequest, invocation: InvocationState)
         (error) => handleError(chain, request, error),
       )
     }
-    handoff = response
-    return runAsync(chain, request, invocation, HANDLER, 0)
+    return runAsync(chain, request, invocation, HANDLER, response, 0)
   }
   return afterHandler(chain, request, invocation, response)
 }
@@ -185,44 +185,50 @@ function afterHandler(
   const plugin = chain.plugin
   plugin?.afterHandler?.()
   const at = chain.afters.length === 0 ? DONE : runHooks(chain.afters, request, 0, plugin)
-  if (at >= 0) return runAsync(chain, request, invocation, AFTER, at)
+  if (typeof at !== 'number') return runAsync(chain, request, invocation, AFTER, at, pendingAt)
   return request.response
 }
 
-/** The rest of the request from `phase`, once something in it returned `handoff`. */
+/**
+ * The rest of the request from `phase`, once something in it returned `pending`: hook `at` of
+ * the phase, or the handler.
+ */
 async function runAsync(
   chain: Chain,
   request: LmiRequest,
   invocation: InvocationState,
   phase: Phase,
+  pending: Promise<unknown>,
   at: number,
 ): Promise<unknown> {
   const plugin = chain.plugin
   try {
+    let next: number | Promise<unknown> = pending
     if (phase === BEFORE) {
       const befores = chain.befores
-      while (at >= 0) {
-        if (settleHook(request, befores[at] as Hook, await takeHandoff(), plugin)) {
-          return request.response
-        }
-        at = runHooks(befores, request, at + 1, plugin)
+      while (typeof next !== 'number') {
+        if (settleHook(request, befores[at] as Hook, await next, plugin)) return request.response
+        next = runHooks(befores, request, at + 1, plugin)
+        at = pendingAt
       }
-      if (at === ENDED) return request.response
+      if (next === ENDED) return request.response
       plugin?.beforeHandler?.()
       let response = callHandler(chain, request, invocation)
       if (response instanceof Promise) response = await response
       request.response = response
     } else if (phase === HANDLER) {
-      request.response = await takeHandoff()
+      request.response = await pending
     }
     const afters = chain.afters
     if (phase !== AFTER) {
       plugin?.afterHandler?.()
-      at = runHooks(afters, request, 0, plugin)
+      next = runHooks(afters, request, 0, plugin)
+      at = pendingAt
     }
-    while (at >= 0) {
-      if (settleHook(request, afters[at] as Hook, await takeHandoff(), plugin)) break
-      at = runHooks(afters, request, at + 1, plugin)
+    while (typeof next !== 'number') {
+      if (settleHook(request, afters[at] as Hook, await next, plugin)) break
+      next = runHooks(afters, request, at + 1, plugin)
+      at = pendingAt
     }
     return request.response
   } catch (error) {
@@ -239,22 +245,29 @@ function handleError(chain: Chain, request: LmiRequest, error: unknown): unknown
   request.response = undefined
   delete request.earlyResponse
   request.error = error
-  let at: number
+  let next: number | Promise<unknown>
   try {
-    at = runHooks(chain.onErrors, request, 0, chain.plugin)
+    next = runHooks(chain.onErrors, request, 0, chain.plugin)
   } catch (hookError) {
     rethrowFromOnError(request, hookError)
   }
-  if (at >= 0) return finishOnError(chain, request, at)
+  if (typeof next !== 'number') return finishOnError(chain, request, next, pendingAt)
   return settleError(request)
 }
 
-async function finishOnError(chain: Chain, request: LmiRequest, at: number): Promise<unknown> {
+async function finishOnError(
+  chain: Chain,
+  request: LmiRequest,
+  pending: Promise<unknown>,
+  at: number,
+): Promise<unknown> {
   const { onErrors, plugin } = chain
+  let next: number | Promise<unknown> = pending
   try {
-    while (at >= 0) {
-      if (settleHook(request, onErrors[at] as Hook, await takeHandoff(), plugin)) break
-      at = runHooks(onErrors, request, at + 1, plugin)
+    while (typeof next !== 'number') {
+      if (settleHook(request, onErrors[at] as Hook, await next, plugin)) break
+      next = runHooks(onErrors, request, at + 1, plugin)
+      at = pendingAt
     }
   } catch (hookError) {
     rethrowFromOnError(request, hookError)
@@ -281,9 +294,13 @@ function rethrowFromOnError(request: LmiRequest, hookError: unknown): never {
 // --- the handler -----------------------------------------------------------------------------
 
 function callHandler(chain: Chain, request: LmiRequest, invocation: InvocationState): unknown {
-  const early = chain.plugin?.timeoutEarlyInMillis
-  const remaining = (request.context as Partial<LambdaContext>).getRemainingTimeInMillis
-  if (early === undefined || early === 0 || typeof remaining !== 'function') {
+  const plugin = chain.plugin
+  const early = plugin === undefined ? undefined : plugin.timeoutEarlyInMillis
+  const remaining =
+    early === undefined || early === 0
+      ? undefined
+      : (request.context as Partial<LambdaContext>).getRemainingTimeInMillis
+  if (typeof remaining !== 'function') {
     return chain.handler(
       request.event,
       request.context as LambdaContext,
@@ -292,7 +309,6 @@ function callHandler(chain: Chain, request: LmiRequest, invocation: InvocationSt
   }
   // middy's early timeout: the handler's signal aborts `early` ms before the deadline (as well
   // as at it), and the invocation ends with the plugin's timeoutEarlyResponse().
-  const plugin = chain.plugin as Plugin
   const controller = new AbortController()
   const signal = AbortSignal.any([invocation.signal, controller.signal])
   let timer: NodeJS.Timeout | undefined
@@ -301,12 +317,12 @@ function callHandler(chain: Chain, request: LmiRequest, invocation: InvocationSt
       () => {
         controller.abort()
         try {
-          resolve(plugin.timeoutEarlyResponse())
+          resolve((plugin as Plugin).timeoutEarlyResponse())
         } catch (error) {
           reject(error)
         }
       },
-      Math.max(0, remaining.call(request.context) - early),
+      Math.max(0, remaining.call(request.context) - (early as number)),
     )
   })
   let result: unknown
