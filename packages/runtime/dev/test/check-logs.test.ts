@@ -21,7 +21,6 @@ import {
 import { type EmfLine, metricField, metricSubject, parseEmf } from '../src/cli/check/metrics.ts'
 import { describeCompared, formatReport } from '../src/cli/check/report.ts'
 import type { EscapedLine, Evidence } from '../src/cli/check/run.ts'
-import type { CheckResult } from '../src/cli/check/types.ts'
 import { resultWith } from './helpers/check.ts'
 
 function wrapped(chunk: object): string {

@@ -25,7 +25,7 @@ import { CheckRun, type Evidence } from '../src/cli/check/run.ts'
 import { newTraceId } from '../src/cli/check/schedule.ts'
 import { resolveSettings } from '../src/cli/check/settings.ts'
 import { SINK_URL_ENV, startSink } from '../src/cli/check/sink.ts'
-import type { CheckFinding, CheckResult } from '../src/cli/check/types.ts'
+import type { CheckFinding } from '../src/cli/check/types.ts'
 import { CheckUsageError } from '../src/errors.ts'
 import { resultWith } from './helpers/check.ts'
 
