@@ -358,9 +358,15 @@ describe('lmi check requests: the local sink', () => {
     ])
     assert.deepEqual(options.sinkEnv, ['API_URL', 'B_2'])
     assert.deepEqual(resolveSettings({ handler: 'a.handler', events: [] }).sinkEnv, [])
-    for (const bad of ['api-url', '', '1X', 'A=B']) {
+    // Any value: a BigInt or a symbol is named in the message, not thrown from JSON.stringify.
+    for (const bad of ['api-url', '', '1X', 'A=B', 10n, Symbol('x'), Object.create(null)]) {
       assert.throws(
-        () => resolveSettings({ handler: 'a.handler', events: [], sinkEnv: [bad] }),
+        () =>
+          resolveSettings({
+            handler: 'a.handler',
+            events: [],
+            sinkEnv: [bad] as unknown as string[],
+          }),
         (error: unknown) => error instanceof CheckUsageError && /sinkEnv names/.test(error.message),
       )
     }

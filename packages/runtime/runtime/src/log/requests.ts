@@ -185,17 +185,24 @@ function onHttpCreated(message: unknown): void {
     }
     // Headers may still be set until the first write; the body comes through write and end.
     const { write, end } = request
+    // What is recorded never stands in the request's way: a failure to record is swallowed.
     request.write = function recordedWrite(this: ClientRequest, ...args: unknown[]): boolean {
-      keepChunk(pending, args[0], args[1])
+      try {
+        keepChunk(pending, args[0], args[1])
+      } catch {}
       return Reflect.apply(write, this, args) as boolean
     } as ClientRequest['write']
     request.end = function recordedEnd(this: ClientRequest, ...args: unknown[]): ClientRequest {
-      if (typeof args[0] !== 'function') keepChunk(pending, args[0], args[1])
+      try {
+        if (typeof args[0] !== 'function') keepChunk(pending, args[0], args[1])
+      } catch {}
       const result = Reflect.apply(end, this, args) as ClientRequest
-      if (!pending.done) {
-        pending.record.h = httpHeaders(request)
-        finish(pending)
-      }
+      try {
+        if (!pending.done) {
+          pending.record.h = httpHeaders(request)
+          finish(pending)
+        }
+      } catch {}
       return result
     } as ClientRequest['end']
   } catch {
@@ -276,7 +283,8 @@ function httpOrigin(request: ClientRequest): string {
 }
 
 function httpHeaders(request: ClientRequest): Record<string, string> {
-  const headers: Record<string, string> = {}
+  // No prototype: a header named `__proto__` is a header like any other.
+  const headers: Record<string, string> = Object.create(null)
   for (const [name, value] of Object.entries(request.getHeaders())) {
     if (value !== undefined) headers[name.toLowerCase()] = headerValue(value)
   }
@@ -288,7 +296,7 @@ function httpHeaders(request: ClientRequest): Record<string, string> {
  * or one `name: value\r\n…` string (older releases).
  */
 function undiciHeaders(request: UndiciRequest): Record<string, string> {
-  const headers: Record<string, string> = {}
+  const headers: Record<string, string> = Object.create(null)
   const add = (name: unknown, value: unknown) => {
     const key = String(name).toLowerCase()
     const text = headerValue(value)

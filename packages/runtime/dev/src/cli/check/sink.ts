@@ -4,6 +4,7 @@
 // leaving the machine or any service seeing the check's hundreds of invocations.
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { describeValue } from '@lmi/core/internal'
 import { CheckUsageError } from '../../errors.ts'
 
 /**
@@ -104,7 +105,7 @@ export function checkSinkEnv(names: unknown): string[] {
   for (const name of names) {
     if (typeof name !== 'string' || !ENV_NAME.test(name)) {
       throw new CheckUsageError(
-        `sinkEnv names must be environment variable names (letters, digits, _), got ${JSON.stringify(name)}`,
+        `sinkEnv names must be environment variable names (letters, digits, _), got ${describeValue(name)}`,
       )
     }
   }
