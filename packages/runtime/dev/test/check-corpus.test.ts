@@ -6,14 +6,15 @@
 // packages/runtime/core/test/detectors.test.ts.
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { FINDING_CODES, type FindingCode } from '@lmi/core'
 import { childExecArgv } from '@lmi/test-kit'
 import { runCheck } from '../src/cli/check/index.ts'
 import type { CheckResult } from '../src/cli/check/types.ts'
-import { check, corpus, describeFindings, eventsFile, packageDir } from './helpers/check.ts'
+import { check, corpus, describeFindings, eventsFile, lmi, packageDir } from './helpers/check.ts'
 
 const DEPENDENT = FINDING_CODES.CONCURRENCY_DEPENDENT_RESPONSE
 
@@ -200,10 +201,44 @@ const logEvents = (
   JSON.parse(readFileSync(join(packageDir, eventsFile), 'utf8')) as unknown[]
 ).slice(0, 3)
 
-describe('lmi check on the log lines of the corpus', { concurrency: 2 }, () => {
+/** `lmi check --json` on a corpus handler, as a user runs it: its exit code and its result. */
+async function checkCommand(
+  handler: string,
+  events: string,
+): Promise<{ code: number; result: CheckResult }> {
+  const { code, stdout, stderr } = await lmi([
+    'check',
+    `${corpus}/${handler}`,
+    '--events',
+    events,
+    '--rounds',
+    '2',
+    '--seed',
+    '20251',
+    '--json',
+  ])
+  assert.ok(code === 0 || code === 1, `exit ${code}: ${stderr}`)
+  return { code, result: JSON.parse(stdout) as CheckResult }
+}
+
+// Through the command line with --json: the issue's bar is its exit code (1 caught, 0 clean).
+describe('lmi check --json on the log lines, metrics and requests of the corpus', {
+  concurrency: 2,
+}, () => {
+  let events: string
+  before(async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lmi-corpus-'))
+    events = join(dir, 'events.json')
+    await writeFile(events, JSON.stringify(logEvents))
+  })
+  after(async () => {
+    await rm(dirname(events), { recursive: true, force: true })
+  })
+
   for (const [name, expected] of Object.entries(BUGGY_LOGS)) {
-    it(`catches buggy/${name} as ${expected.code} only, with the requests involved`, async () => {
-      const result = await check(`buggy/${name}.handler`, logEvents)
+    it(`catches buggy/${name} as ${expected.code} only (exit 1), with the requests involved`, async () => {
+      const { code, result } = await checkCommand(`buggy/${name}.handler`, events)
+      assert.equal(code, 1, describeFindings(result))
       assert.deepEqual(
         [...new Set(result.findings.map((finding) => finding.code))],
         [expected.code],
@@ -218,21 +253,23 @@ describe('lmi check on the log lines of the corpus', { concurrency: 2 }, () => {
       assert.ok(finding.occurrences > 0)
       if (expected.code === FINDING_CODES.ESCAPED_LOG) {
         assert.match(finding.location ?? '', new RegExp(`buggy/${name}\\.mjs:\\d+:\\d+$`))
-        assert.equal(example.requestId, undefined)
+        // --json writes what is undefined as null.
+        assert.equal(example.requestId ?? undefined, undefined)
       } else {
         // The writer is a concurrent invocation; the other one, another invocation.
-        assert.ok(finding.requestId !== undefined && finding.otherRequestId !== undefined)
+        assert.ok(finding.requestId != null && finding.otherRequestId != null)
         assert.notEqual(finding.requestId, finding.otherRequestId)
         assert.equal(example.requestId, finding.requestId)
         assert.equal(example.otherRequestId, finding.otherRequestId)
-        assert.match(example.event ?? '', /^events\[\d\]$/)
-        assert.match(example.otherEvent ?? '', /^events\[\d\]$/)
+        assert.match(example.event ?? '', /^events\.json\[\d\]$/)
+        assert.match(example.otherEvent ?? '', /^events\.json\[\d\]$/)
         assert.ok(example.line.length > 0)
       }
     })
-    it(`finds nothing in correct/${name}`, async () => {
-      const result = await check(`correct/${name}.handler`, logEvents)
+    it(`finds nothing in correct/${name} (exit 0)`, async () => {
+      const { code, result } = await checkCommand(`correct/${name}.handler`, events)
       assert.deepEqual(result.findings, [], describeFindings(result))
+      assert.equal(code, 0)
       assert.equal(result.invocations.crashed, 0)
     })
   }

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -38,9 +36,8 @@ import { inheritedExecArgv } from '../src/cli/check/settings.ts'
 import type { CheckResult } from '../src/cli/check/types.ts'
 import type { InvokeResult } from '../src/emulator/index.ts'
 import { CheckEventsError, CheckHandlerError, CheckUsageError } from '../src/errors.ts'
-import { check, corpus, describeFindings, eventsFile, packageDir } from './helpers/check.ts'
+import { check, corpus, describeFindings, eventsFile, lmi, packageDir } from './helpers/check.ts'
 
-const lmiBin = join(packageDir, 'bin', 'lmi.js')
 const eventsDir = `${corpus}/events-dir`
 
 const DEPENDENT = FINDING_CODES.CONCURRENCY_DEPENDENT_RESPONSE
@@ -540,24 +537,6 @@ describe('lmi check schedule', () => {
 })
 
 // --- the command line ------------------------------------------------------------------------
-
-async function lmi(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [...childExecArgv(), lmiBin, ...args], {
-    cwd: packageDir,
-    env: { PATH: process.env.PATH ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk
-  })
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk
-  })
-  const [code] = (await once(child, 'exit')) as [number]
-  return { code, stdout, stderr }
-}
 
 describe('lmi check command line', () => {
   let scratch: string

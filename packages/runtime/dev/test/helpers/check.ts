@@ -1,4 +1,6 @@
 // What the tests of lmi check share: where the corpus is, and how the suite runs a check of it.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { childExecArgv } from '@lmi/test-kit'
@@ -71,4 +73,36 @@ export function resultWith(
     notes: [],
     durationMs: 1000,
   }
+}
+
+/** The `lmi` bin of this package. */
+export const lmiBin: string = join(packageDir, 'bin', 'lmi.js')
+
+/**
+ * Runs the `lmi` bin in this package's folder, as a user runs it, and resolves with its exit
+ * code and output.
+ *
+ * @example
+ * ```ts
+ * const { code, stdout } = await lmi(['check', 'app.handler', '--events', 'events.json', '--json'])
+ * ```
+ */
+export async function lmi(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [...childExecArgv(), lmiBin, ...args], {
+    cwd: packageDir,
+    env: { PATH: process.env.PATH ?? '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk
+  })
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk
+  })
+  const [code] = (await once(child, 'exit')) as [number]
+  return { code, stdout, stderr }
 }
