@@ -1,11 +1,12 @@
 // One request through the chain: before hooks, handler, after hooks, and the onError hooks
 // when anything throws — `@middy/core` 7.9's `runRequest`, with its plugin hooks when given.
 //
-// One hook loop serves every phase and every chain: `runHooks` runs hooks while they return
-// plain values, so a chain of synchronous hooks around an async handler costs no promise of
-// its own. The first hook (or handler) that returns a promise hands the rest of the
-// invocation to `runAsync`, one async function with one `await` per promise, as middy runs
-// it. One function, not a `.then()` per step: a continuation registered before the hook ran
+// Two hook loops, one per way of running: `runHooks` runs hooks while they return plain
+// values, for every phase and every chain, so a chain of synchronous hooks around an async
+// handler costs no promise of its own. The first hook (or handler) that returns a promise
+// hands the rest of the invocation to `runAsync`, one async function with its own loop and
+// one `await` per promise, as middy runs it (the onError hooks, rare, continue through
+// runHooks). One function, not a `.then()` per step: a continuation registered before the hook ran
 // would resume in the async context of that moment and lose what the hook did to it (an
 // `AsyncLocalStorage.enterWith()`: Powertools does that in a before hook, and the handler must
 // see it).
@@ -191,7 +192,8 @@ function afterHandler(
 
 /**
  * The rest of the request from `phase`, once something in it returned `pending`: hook `at` of
- * the phase, or the handler.
+ * the phase, or the handler. Its own loop over the hooks left, calling and awaiting each in
+ * place: going back through {@link runHooks} for each hook cost a few nanoseconds a hook.
  */
 async function runAsync(
   chain: Chain,
@@ -203,34 +205,34 @@ async function runAsync(
 ): Promise<unknown> {
   const plugin = chain.plugin
   try {
-    let next: number | Promise<unknown> = pending
-    if (phase === BEFORE) {
-      const befores = chain.befores
-      while (typeof next !== 'number') {
-        if (settleHook(request, befores[at] as Hook, await next, plugin)) return request.response
-        next = runHooks(befores, request, at + 1, plugin)
-        at = pendingAt
+    let afters = phase !== BEFORE
+    let hooks = afters ? chain.afters : chain.befores
+    if (phase === HANDLER) {
+      request.response = await pending
+      plugin?.afterHandler?.()
+      at = -1
+    } else if (settleHook(request, hooks[at] as Hook, await pending, plugin)) {
+      return request.response
+    }
+    for (;;) {
+      for (at++; at < hooks.length; at++) {
+        const hook = hooks[at] as Hook
+        plugin?.beforeMiddleware?.(hook.name)
+        let result = hook(request)
+        if (result instanceof Promise) result = await result
+        // A response (or earlyResponse) ends the request: before the handler, or its after hooks.
+        if (settleHook(request, hook, result, plugin)) return request.response
       }
-      if (next === ENDED) return request.response
+      if (afters) return request.response
       plugin?.beforeHandler?.()
       let response = callHandler(chain, request, invocation)
       if (response instanceof Promise) response = await response
       request.response = response
-    } else if (phase === HANDLER) {
-      request.response = await pending
-    }
-    const afters = chain.afters
-    if (phase !== AFTER) {
       plugin?.afterHandler?.()
-      next = runHooks(afters, request, 0, plugin)
-      at = pendingAt
+      afters = true
+      hooks = chain.afters
+      at = -1
     }
-    while (typeof next !== 'number') {
-      if (settleHook(request, afters[at] as Hook, await next, plugin)) break
-      next = runHooks(afters, request, at + 1, plugin)
-      at = pendingAt
-    }
-    return request.response
   } catch (error) {
     return handleError(chain, request, error)
   }
