@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test'
 import { FINDING_CODES } from '@lmi/core'
 import { childExecArgv } from '@lmi/test-kit'
 import fc from 'fast-check'
+import { parseCheckArgs } from '../src/cli/check/cli.ts'
 import { parseFindingLine } from '../src/cli/check/detectors.ts'
 import {
   buildReference,
@@ -32,7 +33,7 @@ import {
   seededRandom,
   shuffled,
 } from '../src/cli/check/schedule.ts'
-import { inheritedExecArgv } from '../src/cli/check/settings.ts'
+import { inheritedExecArgv, resolveSettings } from '../src/cli/check/settings.ts'
 import type { CheckResult } from '../src/cli/check/types.ts'
 import type { InvokeResult } from '../src/emulator/index.ts'
 import { CheckEventsError, CheckHandlerError, CheckUsageError } from '../src/errors.ts'
@@ -117,6 +118,48 @@ describe('lmi check', () => {
     assert.ok(
       result.findings.some((finding) => finding.code === DEPENDENT),
       describeFindings(result),
+    )
+  })
+
+  it("with tenantIds, gives each event a tenant id and traces one found in another event's lines", async () => {
+    // Prepare: the tenant id kept at module level, logged after an await.
+    await writeFile(
+      join(scratch, 'tenant-log.mjs'),
+      'let tenant\n' +
+        'export const handler = async (event, context) => {\n' +
+        '  tenant = context.tenantId\n' +
+        '  await new Promise((resolve) => setTimeout(resolve, 5))\n' +
+        "  process.stdout.write(JSON.stringify({ msg: 'served', tenant }) + '\\n')\n" +
+        '  return { ok: true }\n}\n',
+    )
+    const options = {
+      handler: join(scratch, 'tenant-log.handler'),
+      events: [{ n: 1 }, { n: 2 }, { n: 3 }],
+      rounds: 1,
+      seed: 3,
+      execArgv: childExecArgv(),
+    }
+    // Act
+    const [without, withIds] = await Promise.all([
+      runCheck(options),
+      runCheck({ ...options, tenantIds: true }),
+    ])
+    // Assess: without tenant ids there is nothing to leak; with them, whose it is is known.
+    assert.deepEqual(without.findings, [], describeFindings(without))
+    const finding = withIds.findings.find(
+      (candidate) => candidate.code === FINDING_CODES.CONCURRENCY_DEPENDENT_LOG,
+    )
+    assert.ok(finding, describeFindings(withIds))
+    assert.equal(finding.subject, 'log $.tenant')
+    assert.match(finding.lines?.[0]?.line ?? '', /lmi-check-tenant-\d/)
+    assert.throws(
+      () => resolveSettings({ handler: 'a.handler', events: [], tenantIds: 'yes' as never }),
+      (error: unknown) =>
+        error instanceof CheckUsageError && /tenantIds must be true or false/.test(error.message),
+    )
+    assert.equal(
+      parseCheckArgs(['a.handler', '-e', 'e.json', '--tenant-ids']).options.tenantIds,
+      true,
     )
   })
 

@@ -55,6 +55,9 @@ Options:
   --env KEY=VALUE       extra environment for the handler (repeatable)
   --sink-env NAME       set the handler's variable NAME (e.g. API_URL) to the local sink's
                         URL, http://127.0.0.1:<port> (repeatable; wins over --env)
+  --tenant-ids          give each event's invocations a tenant id of their own
+                        (lmi-check-tenant-<n>), as a function in tenant isolation mode
+                        gets: another event's tenant id anywhere is a finding
   --json                print the result as JSON on stdout (a field without a value is
                         null; the progress stays on stderr)
   --verbose             also print the handler's own output (on stderr)
@@ -103,6 +106,7 @@ const CHECK_FLAGS = {
   ignore: { type: 'string', multiple: true },
   env: { type: 'string', multiple: true },
   'sink-env': { type: 'string', multiple: true },
+  'tenant-ids': { type: 'boolean' },
   json: { type: 'boolean' },
   verbose: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
@@ -164,6 +168,7 @@ export function parseCheckArgs(argv: readonly string[]): ParsedCommand {
   if (timeout !== undefined) options.timeoutMs = timeout
   if (values.ignore !== undefined) options.ignore = values.ignore
   if (values['sink-env'] !== undefined) options.sinkEnv = values['sink-env']
+  if (values['tenant-ids'] === true) options.tenantIds = true
   return { ...flags, options }
 }
 

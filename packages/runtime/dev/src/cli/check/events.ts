@@ -18,6 +18,34 @@ export interface CheckEvent {
   readonly index: number
   /** The parsed JSON event. */
   readonly event: unknown
+  /** The tenant id its invocations carry (`tenantIds`); none by default. */
+  readonly tenantId?: string | undefined
+}
+
+/**
+ * The events with a tenant id each, `lmi-check-tenant-<index>` (the `tenantIds` option).
+ *
+ * @example
+ * ```ts
+ * withTenantIds([{ name: 'a.json', index: 0, event: {} }])[0]?.tenantId // => 'lmi-check-tenant-0'
+ * ```
+ */
+export function withTenantIds(events: readonly CheckEvent[]): CheckEvent[] {
+  return events.map((event) => ({ ...event, tenantId: `lmi-check-tenant-${event.index}` }))
+}
+
+/**
+ * What of an event a response, line or request can be traced to: the event, and the tenant id
+ * its invocations carry when they carry one.
+ *
+ * @example
+ * ```ts
+ * traceableValue({ name: 'a.json', index: 0, event: { user: 'ada' }, tenantId: 't-0' })
+ * // => [{ user: 'ada' }, 't-0']
+ * ```
+ */
+export function traceableValue(event: CheckEvent): unknown {
+  return event.tenantId === undefined ? event.event : [event.event, event.tenantId]
 }
 
 // A bigger event set makes the check slower, not better: the concurrent phase repeats events.

@@ -23,7 +23,7 @@
 
 import { performance } from 'node:perf_hooks'
 import { buildReferences, type Reference } from './diff.ts'
-import { loadEvents, namedEvents } from './events.ts'
+import { loadEvents, namedEvents, traceableValue, withTenantIds } from './events.ts'
 import { comparedEvidence, groupFindings } from './grouping.ts'
 import { CheckRun } from './run.ts'
 import { invocationsPerRound } from './schedule.ts'
@@ -61,20 +61,18 @@ import type { CheckOptions, CheckResult } from './types.ts'
 export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const started = performance.now()
   const settings = resolveSettings(options)
-  const events =
+  const loaded =
     typeof options.events === 'string'
       ? await loadEvents(options.events, settings.cwd)
       : namedEvents(options.events)
+  const events = settings.tenantIds ? withTenantIds(loaded) : loaded
   const run = new CheckRun(options, settings, events)
   const onAbort = () => run.abort()
   options.signal?.addEventListener('abort', onAbort, { once: true })
   let references: Reference[]
   try {
     const soloRuns = await run.solo()
-    references = buildReferences(
-      soloRuns,
-      events.map(({ event }) => event),
-    )
+    references = buildReferences(soloRuns, events.map(traceableValue))
     run.noteReferences(soloRuns, references)
     await run.concurrent(references)
     options.signal?.throwIfAborted()

@@ -18,7 +18,7 @@
 import { isRecord } from '@lmi/core/internal'
 import { ATTRIBUTION_PREFIX } from '@lmi/runtime'
 import { holdsWord, Normalizer, renderPath, type Segment } from './diff.ts'
-import type { CheckEvent } from './events.ts'
+import { type CheckEvent, traceableValue } from './events.ts'
 import { type MetricField, markMetricLeaks } from './metrics.ts'
 
 /** What the runtime puts before each attributed chunk (`LMI_CHECK_ATTRIBUTION=1`). */
@@ -333,7 +333,7 @@ export class LogComparison {
 
   constructor(events: readonly CheckEvent[]) {
     this.#events = events
-    const values = events.map((event) => event.event)
+    const values = events.map(traceableValue)
     this.#normalizer = new Normalizer(values)
     this.#tokens = eventTokens(values)
     this.#finder = new TokenFinder(this.#tokens.keys())

@@ -303,7 +303,11 @@ export class CheckRun implements Evidence {
     const requestId = randomUUID()
     const trace = newTraceId()
     this.invocations.set(requestId, { event, phase, round, traceRoot: trace.root })
-    const result = await runtime.invoke(event.event, { requestId, traceId: trace.header })
+    const result = await runtime.invoke(event.event, {
+      requestId,
+      traceId: trace.header,
+      tenantId: event.tenantId,
+    })
     let outcome: NormalizedOutcome
     if (result.status === 'crashed') {
       this.crashed++

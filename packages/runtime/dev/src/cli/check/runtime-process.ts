@@ -268,13 +268,14 @@ export class RuntimeProcess {
    */
   async invoke(
     event: unknown,
-    ids: { requestId: string; traceId?: string | undefined },
+    ids: { requestId: string; traceId?: string | undefined; tenantId?: string | undefined },
   ): Promise<InvokeResult | { status: 'crashed'; requestId: string; detail: string }> {
     this.#invoked = true
     try {
       return await this.emulator.invoke(event, {
         requestId: ids.requestId,
         ...(ids.traceId === undefined ? {} : { traceId: ids.traceId }),
+        ...(ids.tenantId === undefined ? {} : { tenantId: ids.tenantId }),
       })
     } catch (error) {
       const detail =

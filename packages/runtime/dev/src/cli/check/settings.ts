@@ -2,6 +2,7 @@
 // checked once, before anything starts.
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
+import { describeValue } from '@lmi/core/internal'
 import { HandlerLoadError, parseHandlerName } from '@lmi/runtime'
 import { CheckUsageError } from '../../errors.ts'
 import { compileIgnore, type IgnoreMatcher } from './diff.ts'
@@ -89,8 +90,15 @@ function checkInteger(value: unknown, name: keyof typeof LIMITS): number {
   const { min, max } = LIMITS[name]
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new CheckUsageError(
-      `${name} must be an integer from ${min} to ${max}, got ${String(value)}`,
+      `${name} must be an integer from ${min} to ${max}, got ${describeValue(value)}`,
     )
+  }
+  return value
+}
+
+function checkBoolean(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') {
+    throw new CheckUsageError(`${name} must be true or false, got ${describeValue(value)}`)
   }
   return value
 }
@@ -117,6 +125,7 @@ export interface Settings {
   readonly env: NodeJS.ProcessEnv
   /** Variables set to the local sink's URL (besides `LMI_CHECK_SINK_URL`). */
   readonly sinkEnv: readonly string[]
+  readonly tenantIds: boolean
   readonly execArgv: readonly string[]
   readonly initTimeoutMs: number
 }
@@ -168,6 +177,7 @@ export function resolveSettings(options: CheckOptions): Settings {
     ignore: compileIgnore(options.ignore ?? []),
     env,
     sinkEnv: checkSinkEnv(options.sinkEnv ?? []),
+    tenantIds: checkBoolean(options.tenantIds ?? false, 'tenantIds'),
     execArgv: options.execArgv ?? inheritedExecArgv(),
     initTimeoutMs: checkInteger(options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS, 'initTimeoutMs'),
   }

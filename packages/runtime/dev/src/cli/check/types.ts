@@ -51,6 +51,14 @@ export interface CheckOptions {
    */
   sinkEnv?: readonly string[]
   /**
+   * Each event's invocations carry a tenant id of their own, `lmi-check-tenant-<n>` for event
+   * `n`, as Lambda sends one to a function in tenant isolation mode (`context.tenantId`,
+   * InvokeStore's `getTenantId()`); another event's tenant id in a response, a log or metric
+   * line or a request is then traced to that event like its values. Default `false`: Lambda
+   * sends none unless the function isolates tenants.
+   */
+  tenantIds?: boolean
+  /**
    * Node options of the runtime processes. Default: the loader-related options this process
    * was started with (`--conditions`, `--import`, `--require`, `--loader`,
    * `--enable-source-maps`, `--no-warnings`).
