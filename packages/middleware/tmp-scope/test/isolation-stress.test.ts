@@ -1,7 +1,7 @@
 // The isolation stress run of @lmi/tmp-scope + @lmi/tenant + @lmi/context together on lmi's
-// runtime: 20,000 invocations from 50 tenants at concurrency 64, each writing its tenant's
-// value to its own tmp directory, logging it, yielding to the others, and returning what it
-// read back. Any state shared between invocations shows up as a foreign value.
+// runtime: 20,000 invocations (5,000 on Node 22) from 50 tenants at concurrency 64, each
+// writing its tenant's value to its own tmp directory, logging it, yielding to the others,
+// and returning what it read back. Any state shared between invocations shows up as a foreign value.
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -10,7 +10,10 @@ import { join, sep } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { startRuntime } from './helpers/runtime.ts'
 
-const INVOCATIONS = 20_000
+// 20,000 on Node 24, the run the middleware issue asked for. The suite's Node 22 pass runs
+// 5,000: enough interleavings to prove that Node 22's AsyncLocalStorage (async_hooks, where
+// Node 24's is AsyncContextFrame) keeps invocations apart, at a quarter of the time.
+const INVOCATIONS = process.versions.node.startsWith('22.') ? 5_000 : 20_000
 const TENANTS = 50
 const CONCURRENCY = 64
 
