@@ -256,6 +256,8 @@ describe('lmi check --json on the log lines, metrics and requests of the corpus'
         // --json writes what is undefined as null.
         assert.equal(example.requestId ?? undefined, undefined)
       } else {
+        // Where: the handler's line that logged (or sent) it, not the library's.
+        assert.match(finding.location ?? '', new RegExp(`buggy/${name}\\.mjs:\\d+:\\d+$`))
         // The writer is a concurrent invocation; the other one, another invocation.
         assert.ok(finding.requestId != null && finding.otherRequestId != null)
         assert.notEqual(finding.requestId, finding.otherRequestId)

@@ -123,9 +123,18 @@ describe('lmi check requests: recorded requests', () => {
     )
     assert.deepEqual(
       parseRequestLine(
-        line({ r: null, e: true, m: 'PUT', u: `${SINK}/`, h: {}, b: 'x', bt: true }),
+        line({
+          r: null,
+          e: true,
+          m: 'PUT',
+          u: `${SINK}/`,
+          h: {},
+          b: 'x',
+          bt: true,
+          at: 'a.mjs:1:2',
+        }),
       ),
-      { r: null, e: true, m: 'PUT', u: `${SINK}/`, h: {}, b: 'x', bt: true },
+      { r: null, e: true, m: 'PUT', u: `${SINK}/`, h: {}, b: 'x', bt: true, at: 'a.mjs:1:2' },
     )
     assert.equal(parseRequestLine(`{"r":"a","m":"GET","u":"/","h":{}}`), undefined)
     assert.equal(parseRequestLine(`${REQUEST_PREFIX}{not json`), undefined)

@@ -75,7 +75,15 @@ describe('recorded outgoing requests', () => {
         for (const id of ids) {
           const own = records.filter((record) => record.h['x-id'] === id)
           assert.equal(own.length, 3, JSON.stringify(own))
-          for (const record of own) assert.deepEqual([record.r, record.e], [id, false])
+          for (const record of own) {
+            assert.deepEqual([record.r, record.e], [id, false])
+            // Where the handler made it: its own line, not undici's or node:http's.
+            assert.match(
+              record.at ?? '',
+              /fixtures[\\/]requests\.mjs:\d+:\d+$/,
+              JSON.stringify(record),
+            )
+          }
 
           const fetched = own.find((record) => record.u === `${url}/fetch?id=${id}`)
           assert.ok(fetched, JSON.stringify(own))

@@ -36,7 +36,10 @@ export interface AttributedWrite {
   s: 'out' | 'err'
   /** The chunk, decoded as UTF-8. */
   t: string
-  /** `file:line:col` of the writing code, only when `r` is null or `e` is true. */
+  /**
+   * `file:line:col` of the writing code: the first application frame outside node_modules
+   * (where the handler called its logger), when the stack has one.
+   */
   at?: string
 }
 
@@ -259,10 +262,8 @@ function lineFor(s: 'out' | 'err', t: string): string {
   const r = invocation?.requestId ?? null
   const e = invocation?.ended ?? false
   const record: AttributedWrite = { r, e, s, t }
-  if (r === null || e) {
-    const at = writerLocation()
-    if (at !== undefined) record.at = at
-  }
+  const at = writerLocation()
+  if (at !== undefined) record.at = at
   return `${ATTRIBUTION_PREFIX}${JSON.stringify(record)}\n`
 }
 
@@ -276,10 +277,16 @@ const ownFile: string | undefined = (() => {
 })()
 
 /**
- * `file:line:col` of the code that wrote: the first application frame outside node_modules
- * (pino's or a logger's own frames say nothing about who logged), else the first one there.
+ * `file:line:col` of the code that wrote (or made a request): the first application frame
+ * outside node_modules (pino's or a logger's own frames say nothing about who logged), else
+ * the first one there; `undefined` when no frame is the application's.
+ *
+ * @example
+ * ```ts
+ * writerLocation() // => '/var/task/app.mjs:12:7'
+ * ```
  */
-function writerLocation(): string | undefined {
+export function writerLocation(): string | undefined {
   const frames = userStack(20)
     ?.split('\n')
     .filter((line) => ownFile === undefined || !line.includes(ownFile))

@@ -10,7 +10,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import type { ClientRequest } from 'node:http'
 import { CHANNELS, currentInvocation } from '@lmi/core/internal'
-import { writeOwn } from './attribution.ts'
+import { writeOwn, writerLocation } from './attribution.ts'
 
 /**
  * What starts a recorded request's line: the record separator of attributed writes, then
@@ -55,6 +55,8 @@ export interface RecordedRequest {
   b?: string
   /** True when the body was longer than what `b` holds. */
   bt?: boolean
+  /** `file:line:col` of the code that made the request, when the stack has an application frame. */
+  at?: string
 }
 
 /** How much of a body is recorded: enough for any value an event holds, not a file upload. */
@@ -225,13 +227,16 @@ function onHttpStart(message: unknown): void {
 
 function newRecord(method: string, url: string, headers: Record<string, string>): RecordedRequest {
   const invocation = currentInvocation()
-  return {
+  const record: RecordedRequest = {
     r: invocation?.requestId ?? null,
     e: invocation?.ended ?? false,
     m: method,
     u: url,
     h: headers,
   }
+  const at = writerLocation()
+  if (at !== undefined) record.at = at
+  return record
 }
 
 function keepChunk(pending: Pending, chunk: unknown, encoding: unknown): void {

@@ -402,11 +402,35 @@ function bySubject<Leak extends { readonly event: CheckEvent }>(
   })
 }
 
-/** What a finding made of concurrent leaks says besides its code and text: no code location. */
+/**
+ * Where most of a group's lines (or requests) were written (made), relative to `cwd`: the
+ * runtime names the first application frame of each.
+ */
+function commonLocation(
+  places: ReadonlyArray<string | undefined>,
+  cwd: string,
+): string | undefined {
+  const counts = new Map<string, number>()
+  for (const place of places) {
+    if (place !== undefined) counts.set(place, (counts.get(place) ?? 0) + 1)
+  }
+  let best: string | undefined
+  let most = 0
+  for (const [place, count] of counts) {
+    if (count > most) {
+      best = place
+      most = count
+    }
+  }
+  return locationOf(best, cwd)
+}
+
+/** What a finding made of concurrent leaks says besides its code and text. */
 function concurrentLeak(
   first: { readonly requestId: string; readonly otherRequestId: string },
   events: string[],
   occurrences: number,
+  location: string | undefined,
 ): Pick<
   CheckFinding,
   | 'location'
@@ -419,7 +443,7 @@ function concurrentLeak(
   | 'examples'
 > {
   return {
-    location: undefined,
+    location,
     stack: undefined,
     requestId: first.requestId,
     otherRequestId: first.otherRequestId,
@@ -458,7 +482,15 @@ function groupLogLeaks(evidence: Evidence, context: GroupingContext): CheckFindi
         `${metric ? 'Metrics' : 'Log lines'} depend on concurrency: ${lines} ${metric ? 'metric (EMF) ' : ''}line(s) written by ${writers} of ` +
         `${evidence.concurrentInvocations} concurrent invocations carry another invocation's value ` +
         `(${first.event.name} wrote ${whose}). Usual cause: ${hint}.`,
-      ...concurrentLeak(first, events, lines),
+      ...concurrentLeak(
+        first,
+        events,
+        lines,
+        commonLocation(
+          group.map((leak) => leak.at),
+          context.cwd,
+        ),
+      ),
       lines: examples.map(leakExample),
       hint,
     }
@@ -490,7 +522,15 @@ function groupRequestLeaks(evidence: Evidence, context: GroupingContext): CheckF
         `Outgoing requests depend on concurrency: ${made.size} request(s) made by ${senders} of ` +
         `${evidence.concurrentInvocations} concurrent invocations carry another invocation's value ` +
         `(${first.event.name} sent ${whose}). Usual cause: ${REQUEST_HINT}.`,
-      ...concurrentLeak(first, events, made.size),
+      ...concurrentLeak(
+        first,
+        events,
+        made.size,
+        commonLocation(
+          group.map((leak) => leak.request?.at),
+          context.cwd,
+        ),
+      ),
       requests: examples.map(
         (leak): RequestExample => ({
           event: leak.event.name,

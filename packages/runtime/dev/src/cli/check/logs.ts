@@ -40,7 +40,7 @@ export interface WrittenChunk {
   readonly s: 'out' | 'err'
   /** The chunk, as text: any number of lines, the last one possibly unfinished. */
   readonly t: string
-  /** `file:line:col` of the writing code, when `r` is null or `e` is true. */
+  /** `file:line:col` of the writing code (its first application frame), when known. */
   readonly at: string | undefined
 }
 
@@ -200,6 +200,8 @@ export interface LogLeak {
   /** The line, shortened. */
   readonly line: string
   readonly stream: 'stdout' | 'stderr'
+  /** `file:line:col` of the code that wrote the line, as the runtime saw it. */
+  readonly at?: string | undefined
   /** The line is a metric (EMF) line: the field the value was found in (metrics.ts). */
   readonly metric?: MetricField | undefined
 }
@@ -485,6 +487,7 @@ export class LogComparison {
       round: info.round,
       line: shortLine(line.text),
       stream: line.stream,
+      at: line.at,
     }
     const leaves = this.leaves(line.text, requestId, info.traceRoot)
     // Another invocation's request id: looked for in the raw line (normalising hides it).

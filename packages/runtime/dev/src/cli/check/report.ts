@@ -86,7 +86,9 @@ function formatFinding(finding: CheckFinding, concurrent: number): string[] {
     lines.push(
       `    ${plural(finding.occurrences, 'line')} of concurrent invocations; events: ${listEvents(finding.events)}`,
     )
-    lines.push(`    where: not known (found by comparing ${compared} with the solo runs)`)
+    lines.push(
+      `    where: ${finding.location === undefined ? `not known (found by comparing ${compared} with the solo runs)` : `${finding.location} (writes most of these lines)`}`,
+    )
     if (finding.hint !== undefined) lines.push(`    usual cause: ${finding.hint}`)
     for (const example of finding.lines ?? []) {
       lines.push(...formatLogExample(example, metric ? 'publishes' : 'logs'))
@@ -97,7 +99,9 @@ function formatFinding(finding: CheckFinding, concurrent: number): string[] {
     lines.push(
       `    ${plural(finding.occurrences, 'request')} of concurrent invocations; events: ${listEvents(finding.events)}`,
     )
-    lines.push('    where: not known (found by comparing outgoing requests with the solo runs)')
+    lines.push(
+      `    where: ${finding.location ?? 'not known (found by comparing outgoing requests with the solo runs)'}`,
+    )
     if (finding.hint !== undefined) lines.push(`    usual cause: ${finding.hint}`)
     for (const example of finding.requests ?? []) lines.push(...formatRequestExample(example))
     return lines

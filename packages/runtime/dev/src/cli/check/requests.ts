@@ -49,7 +49,7 @@ export function parseRequestLine(line: string): RecordedRequest | undefined {
     return undefined
   }
   if (!isRecord(parsed)) return undefined
-  const { r, e, m, u, h, b, bt } = parsed
+  const { r, e, m, u, h, b, bt, at } = parsed
   if (r !== null && typeof r !== 'string') return undefined
   if (typeof m !== 'string' || typeof u !== 'string' || !isRecord(h)) return undefined
   const headers: Record<string, string> = {}
@@ -59,6 +59,7 @@ export function parseRequestLine(line: string): RecordedRequest | undefined {
   const request: RecordedRequest = { r, e: e === true, m, u, h: headers }
   if (typeof b === 'string') request.b = b
   if (bt === true) request.bt = true
+  if (typeof at === 'string') request.at = at
   return request
 }
 
@@ -192,7 +193,7 @@ export function requestLeaks(
           ended: false,
           stream: 'stdout',
           text,
-          at: undefined,
+          at: request.at,
           afterInvocations: true,
         }
       }),
