@@ -41,7 +41,10 @@ import type { CheckOptions, CheckResult } from './types.ts'
  * fresh process, `soloRuns` times: the first run is its reference, and whatever differs between
  * the runs (timestamps, random ids) is ignored. Then all events run at `concurrency` in one
  * process, `rounds` times in seeded random orders; a response that differs from its reference
- * is an `LMI_CONCURRENCY_DEPENDENT_RESPONSE` finding. Request ids, trace ids, UUIDs and
+ * is an `LMI_CONCURRENCY_DEPENDENT_RESPONSE` finding. The log lines, metric (EMF) lines and
+ * outgoing HTTP requests of each invocation, attributed by the runtime, are compared with its
+ * event's solo runs the same way (`LMI_CONCURRENCY_DEPENDENT_LOG`, `_METRIC`, `_REQUEST`;
+ * requests go to a local sink, `LMI_CHECK_SINK_URL`). Request ids, trace ids, UUIDs and
  * timestamps are normalised before comparing (see `diff.ts`).
  *
  * @example
