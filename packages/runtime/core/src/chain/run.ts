@@ -57,7 +57,7 @@ const ENDED = -2
  * {@link runHooks}: which hook returned the promise it just returned. Written by runHooks and
  * read by its caller in the same synchronous step, before any other code runs: returning it
  * beside the promise would cost an object per phase, and a small integer is stored without
- * the write barrier a promise kept here would cost at every hook.
+ * the write barrier a promise kept here would cost.
  */
 let pendingAt = 0
 

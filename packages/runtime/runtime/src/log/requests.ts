@@ -291,7 +291,7 @@ function httpHeaders(request: ClientRequest): Record<string, string> {
   // No prototype: a header named `__proto__` is a header like any other.
   const headers: Record<string, string> = Object.create(null)
   for (const [name, value] of Object.entries(request.getHeaders())) {
-    if (value !== undefined) headers[name.toLowerCase()] = headerValue(value)
+    if (value !== undefined) headers[name.toLowerCase()] = headerText(value)
   }
   return headers
 }
@@ -304,7 +304,7 @@ function undiciHeaders(request: UndiciRequest): Record<string, string> {
   const headers: Record<string, string> = Object.create(null)
   const add = (name: unknown, value: unknown) => {
     const key = String(name).toLowerCase()
-    const text = headerValue(value)
+    const text = headerText(value)
     headers[key] = key in headers ? `${headers[key]}, ${text}` : text
   }
   const raw = request.headers
@@ -319,8 +319,9 @@ function undiciHeaders(request: UndiciRequest): Record<string, string> {
   return headers
 }
 
-function headerValue(value: unknown): string {
-  if (Array.isArray(value)) return value.map(headerValue).join(', ')
+/** A header's value as text (not kit's `headerValue`, which looks a header up in an event). */
+function headerText(value: unknown): string {
+  if (Array.isArray(value)) return value.map(headerText).join(', ')
   if (ArrayBuffer.isView(value)) return bytesOf(value, undefined).toString('utf8')
   return String(value)
 }
