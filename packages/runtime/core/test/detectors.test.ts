@@ -50,6 +50,33 @@ describe('process.env detector', () => {
     delete process.env.LMI_TEST_TENANT
   })
 
+  it("still reports, without a stack, under an application's hostile Error.prepareStackTrace", async () => {
+    const original = Error.prepareStackTrace
+    const handler = lmi(async (event: { n: number }) => {
+      process.env.LMI_TEST_HOSTILE = String(event.n)
+      return 'written'
+    })
+    try {
+      // Call sites instead of a string (as `callsites` does), then a throwing one.
+      Error.prepareStackTrace = (_error, sites) => sites
+      assert.equal(await handler({ n: 1 }, lambdaContext('req-sites')), 'written')
+      Error.prepareStackTrace = () => {
+        throw new Error('prepareStackTrace boom')
+      }
+      assert.equal(await handler({ n: 2 }, lambdaContext('req-boom')), 'written')
+    } finally {
+      Error.prepareStackTrace = original
+      delete process.env.LMI_TEST_HOSTILE
+    }
+    assert.deepEqual(
+      findings.map((finding) => [finding.code, finding.requestId, finding.stack]),
+      [
+        ['LMI_SHARED_ENV_WRITE', 'req-sites', undefined],
+        ['LMI_SHARED_ENV_WRITE', 'req-boom', undefined],
+      ],
+    )
+  })
+
   it('in throw mode fails the invocation and leaves the environment untouched', async () => {
     setDetectorMode('throw')
     const handler = lmi(async () => {

@@ -238,12 +238,24 @@ export function isUserFrame(line: string): boolean {
  * by newlines; `undefined` when none are left.
  */
 export function userStack(depth = 5): string | undefined {
-  const holder: { stack?: string } = {}
+  const holder: { stack?: unknown } = {}
   const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = 30
-  Error.captureStackTrace(holder, userStack)
-  Error.stackTraceLimit = limit
-  const frames = (holder.stack ?? '')
+  let stack: unknown
+  try {
+    Error.stackTraceLimit = 30
+    Error.captureStackTrace(holder, userStack)
+    // Read now: an `Error.prepareStackTrace` the application installed runs here, and may
+    // throw or return anything (call sites, for one). Its caller — a detector, a write to
+    // stdout — must not fail for that: no stack, then.
+    stack = holder.stack
+  } catch {
+    return undefined
+  } finally {
+    // Unchanged when the application made it read-only: assigning would throw then.
+    if (Error.stackTraceLimit !== limit) Error.stackTraceLimit = limit
+  }
+  if (typeof stack !== 'string') return undefined
+  const frames = stack
     .split('\n')
     .slice(1)
     .map((line) => line.trim())
